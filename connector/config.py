@@ -1,0 +1,72 @@
+"""Configuration, read from the environment when the app is created (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _instance_dir() -> Path:
+    return Path(os.environ.get("PARLONS_INSTANCE_DIR", Path.cwd() / "instance"))
+
+
+@dataclass
+class Config:
+    database_url: str = ""
+    redis_url: str = DEFAULT_REDIS_URL
+    secret_key: str = "dev-only-secret-change-me"
+    encryption_key: str = ""  # Fernet key; empty means derived from secret_key (dev only)
+    public_url: str = "http://127.0.0.1:5000"
+    queue_prefix: str = "parlons"
+    # Shopify app
+    shopify_api_key: str = ""
+    shopify_api_secret: str = ""
+    shopify_scopes: str = "read_customers,write_customers,read_orders,read_checkouts,read_fulfillments"
+    shopify_base_url: str = ""  # empty: the real Shopify; else a sandbox base
+    # HubSpot app
+    hubspot_client_id: str = ""
+    hubspot_client_secret: str = ""
+    hubspot_app_id: str = ""
+    hubspot_base_url: str = ""
+    hubspot_rate_limit: int = 110
+    # Twilio
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_base_url: str = ""
+    # Behaviour
+    dispatch_batch_size: int = 200
+    testing: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name in ("extra",):
+                continue
+            name = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}.get(
+                f.name, "PARLONS_" + f.name.upper()
+            )
+            if name not in env:
+                continue
+            raw = env[name]
+            if f.type in ("int", int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError as exc:
+                    raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+            elif f.type in ("bool", bool):
+                values[f.name] = raw.lower() in ("1", "true", "yes", "on")
+            else:
+                values[f.name] = raw
+        config = cls(**values)  # type: ignore[arg-type]
+        if not config.database_url:
+            config.database_url = f"sqlite:///{_instance_dir() / 'parlons.db'}"
+        return config
