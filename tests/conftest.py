@@ -1,4 +1,8 @@
-"""Shared test fixtures: real Redis, real database, payload files."""
+"""Shared test fixtures: real Redis, a real migrated database, the app, payload files.
+
+The database is `DATABASE_URL` when set (PostgreSQL in CI), else a SQLite file in a temporary
+directory. It is migrated with Alembic once per run and emptied between tests.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import sqlalchemy as sa
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -25,3 +30,78 @@ def redis_conn():
     yield conn
     conn.flushdb()
     conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated_database(database_url):
+    """The schema as the migrations build it (dropped first, so every run starts clean)."""
+    from automations.models import Base
+    from connector.db import Database
+
+    db = Database(database_url)
+    with db.engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    db.upgrade("heads")
+    yield db
+    db.dispose()
+
+
+def _empty_tables(db) -> None:
+    from automations.models import Base
+
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(sa.text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def database(migrated_database):
+    _empty_tables(migrated_database)
+    yield migrated_database
+
+
+@pytest.fixture
+def config(database_url):
+    from connector.config import Config
+
+    return Config(
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        secret_key="test-secret-key",
+        public_url="http://127.0.0.1:5000",
+        shopify_api_key="test-shopify-key",
+        shopify_api_secret="test-shopify-secret",
+        hubspot_client_id="test-hubspot-client",
+        hubspot_client_secret="test-hubspot-secret",
+        hubspot_app_id="777",
+        twilio_account_sid="AC" + "0" * 32,
+        twilio_auth_token="test-twilio-token",
+        twilio_from="+33700000001",
+        testing=True,
+    )
+
+
+@pytest.fixture
+def app(config, database, redis_conn):
+    from connector import create_app
+    from connector.shops import forget
+
+    forget()
+    application = create_app(config)
+    yield application
+    application.extensions["parlons"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,69 @@
+"""Ingest: store a verified delivery once, and make sure a worker will process it.
+
+The request path does one insert and two Redis commands; the worker drains pending events in
+batches (never one job per event on this hot path).
+"""
+
+from __future__ import annotations
+
+import redis
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from automations.models import StoreEvent, utcnow
+
+PENDING_KEY = "parlons:pending:{kind}"
+DRAIN_FLAG = "parlons:draining:{kind}"
+DRAIN_FLAG_TTL = 120
+
+
+def record_delivery(
+    session: Session, *, source: str, delivery_id: str, topic: str, shop_id: int | None, payload: str
+) -> int | None:
+    """Insert the delivery unless (source, delivery_id) is known. Returns the new id, or None."""
+    values = dict(
+        source=source, delivery_id=delivery_id, topic=topic, shop_id=shop_id, payload=payload,
+        status="received", outcome={}, received_at=utcnow(),
+    )
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(StoreEvent)
+    stmt = insert.values(**values).on_conflict_do_nothing(
+        index_elements=["source", "delivery_id"]
+    ).returning(StoreEvent.id)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def signal(conn: redis.Redis, kind: str, ids: list[int], enqueue_drain) -> None:  # noqa: ANN001
+    """Queue ids for the `kind` drain job; enqueue that job unless one is already on its way."""
+    if ids:
+        conn.rpush(PENDING_KEY.format(kind=kind), *ids)
+    if conn.set(DRAIN_FLAG.format(kind=kind), 1, nx=True, ex=DRAIN_FLAG_TTL):
+        enqueue_drain()
+
+
+def take_batch(conn: redis.Redis, kind: str, size: int) -> list[int]:
+    raw = conn.lpop(PENDING_KEY.format(kind=kind), size) or []
+    return [int(x) for x in raw]
+
+
+def finish_drain(conn: redis.Redis, kind: str) -> bool:
+    """Release the drain flag. True when more work arrived meanwhile and this drain should go on."""
+    conn.delete(DRAIN_FLAG.format(kind=kind))
+    if conn.llen(PENDING_KEY.format(kind=kind)) == 0:
+        return False
+    return bool(conn.set(DRAIN_FLAG.format(kind=kind), 1, nx=True, ex=DRAIN_FLAG_TTL))
+
+
+def stale_received(session: Session, older_than_seconds: int = 120, limit: int = 1000) -> list[int]:
+    """Events stored but never processed (a lost signal): the periodic tick re-signals them."""
+    cutoff = utcnow().timestamp() - older_than_seconds
+    from datetime import UTC, datetime
+
+    rows = session.execute(
+        sa.select(StoreEvent.id)
+        .where(StoreEvent.status == "received", StoreEvent.received_at < datetime.fromtimestamp(cutoff, UTC))
+        .order_by(StoreEvent.id)
+        .limit(limit)
+    )
+    return [r[0] for r in rows]

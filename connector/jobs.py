@@ -1,0 +1,102 @@
+"""RQ job entry points. Jobs carry batches; each opens its own database transactions.
+
+- `drain_events`: stored deliveries -> domain events -> engine (worker side of ingest).
+- `drain_dispatch`: due messages -> checks at send time -> provider.
+- `drain_crm`: timeline entries and consent pushes -> HubSpot / Shopify.
+- `tick`: the periodic heartbeat that re-schedules itself (due messages, flow waits,
+  abandoned checkouts, retries, lost signals).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from connector import ingest
+from connector.runtime import Runtime, current
+
+log = logging.getLogger("parlons.jobs")
+
+BATCH = 200
+TICK_SECONDS = 15
+TICK_JOB_ID = "parlons-tick"
+
+
+def signal_events(runtime: Runtime, ids: list[int]) -> None:
+    ingest.signal(runtime.redis, "events", ids, lambda: runtime.queue("events").enqueue(drain_events))
+
+
+def signal_dispatch(runtime: Runtime) -> None:
+    ingest.signal(runtime.redis, "dispatch", [], lambda: runtime.queue("dispatch").enqueue(drain_dispatch))
+
+
+def signal_crm(runtime: Runtime) -> None:
+    ingest.signal(runtime.redis, "crm", [], lambda: runtime.queue("crm").enqueue(drain_crm))
+
+
+def drain_events() -> int:
+    """Process pending store events in batches until none is left. Returns how many ran."""
+    from connector.pipeline import process_store_events
+
+    runtime = current()
+    done = 0
+    while True:
+        ids = ingest.take_batch(runtime.redis, "events", BATCH)
+        if ids:
+            done += process_store_events(runtime, ids)
+            continue
+        if not ingest.finish_drain(runtime.redis, "events"):
+            break
+    if done:
+        signal_dispatch(runtime)
+        signal_crm(runtime)
+    return done
+
+
+def drain_dispatch() -> int:
+    from connector.sending import dispatch_due
+
+    runtime = current()
+    sent = 0
+    while True:
+        n = dispatch_due(runtime, limit=runtime.config.dispatch_batch_size)
+        sent += n
+        if n:
+            continue
+        if not ingest.finish_drain(runtime.redis, "dispatch"):
+            break
+    if sent:
+        signal_crm(runtime)
+    return sent
+
+
+def drain_crm() -> int:
+    from connector.crm import write_pending
+
+    runtime = current()
+    written = 0
+    while True:
+        n = write_pending(runtime, limit=BATCH)
+        written += n
+        if n:
+            continue
+        if not ingest.finish_drain(runtime.redis, "crm"):
+            break
+    return written
+
+
+def tick(reschedule: bool = True) -> dict[str, int]:
+    """Periodic work; runs every TICK_SECONDS under `parlons worker` (RQ's scheduler)."""
+    from connector.pipeline import periodic
+
+    runtime = current()
+    counts = periodic(runtime)
+    signal_dispatch(runtime)
+    signal_crm(runtime)
+    if reschedule:
+        schedule_tick(runtime)
+    return counts
+
+
+def schedule_tick(runtime: Runtime, delay: int = TICK_SECONDS) -> None:
+    runtime.queue("events").enqueue_in(timedelta(seconds=delay), tick, job_id=TICK_JOB_ID)

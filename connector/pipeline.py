@@ -1,0 +1,132 @@
+"""Worker side of ingest: stored deliveries become domain events the engine acts on.
+
+Each store event is processed in its own transaction; whatever happens, it ends in a status
+that says why (processed, invalid, ignored, failed) and never blocks the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from automations import engine
+from automations.events import DomainEvent
+from automations.models import Shop, StoreEvent, utcnow
+from connector import ingest
+from connector.runtime import Runtime
+from integrations.shopify import webhooks as shopify_webhooks
+
+log = logging.getLogger("parlons.pipeline")
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def translate(event: StoreEvent) -> list[DomainEvent]:
+    """Turn a stored delivery into domain events (raises the integration's PayloadError)."""
+    if event.source == "shopify":
+        return shopify_webhooks.translate(event.topic, json.loads(event.payload))
+    from connector import handlers
+
+    return handlers.translate(event)
+
+
+def process_store_events(runtime: Runtime, ids: list[int]) -> int:
+    done = 0
+    for event_id in ids:
+        try:
+            with runtime.db.transaction() as session:
+                if process_one(runtime, session, event_id):
+                    done += 1
+        except Exception as exc:  # noqa: BLE001 - record and go on with the batch
+            log.exception("store event %s failed", event_id)
+            with runtime.db.transaction() as session:
+                ev = session.get(StoreEvent, event_id)
+                if ev is not None:
+                    ev.status = "failed"
+                    ev.outcome = {"error": f"{type(exc).__name__}: {exc}"}
+                    ev.processed_at = utcnow()
+    return done
+
+
+def process_one(runtime: Runtime, session: Session, event_id: int) -> bool:
+    ev = session.execute(
+        sa.select(StoreEvent).where(StoreEvent.id == event_id).with_for_update()
+    ).scalar_one_or_none()
+    if ev is None or ev.status != "received":
+        return False
+    now = utcnow()
+    shop = session.get(Shop, ev.shop_id) if ev.shop_id else None
+    from connector import handlers
+
+    special = handlers.handle_special(runtime, session, ev, shop, now)
+    if special is not None:
+        ev.status, ev.outcome = "processed", _jsonable(special)
+        ev.processed_at = now
+        return True
+    try:
+        domain_events = translate(ev)
+    except ValueError as exc:  # PayloadError subclasses ValueError in every integration
+        log.warning("store event %s (%s %s) invalid: %s", ev.id, ev.source, ev.topic, exc)
+        ev.status, ev.outcome, ev.processed_at = "invalid", {"error": str(exc)}, now
+        return True
+    outcomes = []
+    for domain_event in domain_events:
+        lifecycle = handlers.handle_lifecycle(runtime, session, ev, shop, domain_event, now)
+        if lifecycle is not None:
+            outcomes.append(_jsonable(lifecycle))
+            continue
+        if shop is None:
+            outcomes.append({"type": domain_event.type, "skipped": ["unknown shop"]})
+            continue
+        outcome = engine.handle_event(
+            session, shop, domain_event, now=now, redis_conn=runtime.redis, store_event_id=ev.id
+        )
+        outcomes.append({"type": domain_event.type, **_jsonable(outcome)})
+    ev.status = "processed"
+    ev.outcome = {"events": outcomes} if outcomes else {"events": [], "note": "nothing to do"}
+    ev.processed_at = now
+    return True
+
+
+def periodic(runtime: Runtime) -> dict[str, int]:
+    """The tick's work: lost signals, abandoned checkouts, flow waits, daily sweeps."""
+    from automations import commerce
+
+    now = utcnow()
+    counts: dict[str, int] = {}
+    with runtime.db.session() as session:
+        lost = ingest.stale_received(session)
+    if lost:
+        from connector.jobs import signal_events
+
+        signal_events(runtime, lost)
+    counts["resignalled"] = len(lost)
+    with runtime.db.transaction() as session:
+        abandoned = commerce.find_abandoned(session, now)
+        for shop, checkout in abandoned:
+            event = commerce.abandoned_event(checkout, now)
+            engine.handle_event(session, shop, event, now=now, redis_conn=runtime.redis)
+        counts["abandoned"] = len(abandoned)
+    with runtime.db.transaction() as session:
+        counts["flows_advanced"] = engine.advance_flows(session, now, redis_conn=runtime.redis)
+    day_key = f"parlons:sweep:{now.date().isoformat()}"
+    if runtime.redis.set(day_key, 1, nx=True, ex=2 * 86400):
+        with runtime.db.transaction() as session:
+            counts["daily"] = engine.daily_sweeps(session, now)
+    return counts

@@ -1,0 +1,71 @@
+"""Webhook endpoints. Each checks in the fixed order: signature over the raw bytes (401), missing
+headers (400), unknown topic (200, logged as unsupported), bad payload (400, logged as anomalous),
+then stores the delivery once and signals a worker. Nothing else happens in the request."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, jsonify, request
+
+from connector import jobs
+from connector.ingest import record_delivery
+from connector.shops import shop_ref
+from connector.web import rt
+from integrations.shopify import webhooks as shopify_webhooks
+
+log = logging.getLogger("parlons.webhooks")
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+def _answer(status: int, outcome: str, **extra):
+    return jsonify(outcome=outcome, **extra), status
+
+
+@bp.post("/shopify")
+def shopify():
+    runtime = rt()
+    raw = request.get_data(cache=False)
+    hmac_header = request.headers.get("X-Shopify-Hmac-Sha256")
+    domain = (request.headers.get("X-Shopify-Shop-Domain") or "").strip().lower()
+    with runtime.db.session() as session:
+        ref = shop_ref(session, domain, runtime.config.shopify_api_secret, runtime.secrets) if domain else None
+        secrets = ref.webhook_secrets if ref else (runtime.config.shopify_api_secret,)
+        if not hmac_header or not any(
+            s and shopify_webhooks.verify_hmac(raw, hmac_header, s) for s in secrets
+        ):
+            log.warning("shopify webhook rejected: bad signature (shop=%s)", domain or "?")
+            return _answer(401, "bad_signature")
+        topic = request.headers.get("X-Shopify-Topic")
+        delivery_id = request.headers.get("X-Shopify-Webhook-Id")
+        missing = [
+            name for name, value in (
+                ("X-Shopify-Topic", topic), ("X-Shopify-Webhook-Id", delivery_id),
+                ("X-Shopify-Shop-Domain", domain),
+            ) if not value
+        ]
+        if missing:
+            return _answer(400, "missing_headers", missing=missing)
+        if topic not in shopify_webhooks.SUPPORTED_TOPICS:
+            log.info("shopify webhook ignored: unsupported topic %s (shop=%s)", topic, domain)
+            return _answer(200, "unsupported_topic", topic=topic)
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            log.warning("shopify webhook anomalous: body is not a JSON object (topic=%s shop=%s)", topic, domain)
+            return _answer(400, "bad_payload", reason="body is not a JSON object")
+        if ref is None or (not ref.active and topic not in shopify_webhooks.COMPLIANCE_TOPICS):
+            log.info("shopify webhook for unknown or uninstalled shop %s (%s): nothing stored", domain, topic)
+            return _answer(200, "unknown_shop" if ref is None else "shop_uninstalled")
+        event_id = record_delivery(
+            session, source="shopify", delivery_id=delivery_id, topic=topic, shop_id=ref.id,
+            payload=raw.decode("utf-8"),
+        )
+        session.commit()
+    if event_id is None:
+        return _answer(200, "duplicate")
+    jobs.signal_events(runtime, [event_id])
+    return _answer(200, "stored", id=event_id)
