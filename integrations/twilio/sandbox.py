@@ -1,0 +1,421 @@
+"""A local stand-in for Twilio's Messages API, served over real HTTP (tests and the demo).
+
+It speaks the REST API the official library uses (`/2010-04-01/Accounts/<sid>/...`) with
+HTTP Basic auth, answers Twilio's JSON resources and error shapes, and plays Twilio's side of
+the webhooks: signed status callbacks after each message (queued -> sent -> delivered, or
+undelivered/failed for numbers told to fail) and signed inbound messages from a "phone".
+Callbacks wait in a queue: `deliver_pending()` posts them now (deterministic tests), or
+`auto_deliver=True` posts one step per message every `auto_delay` seconds (the demo).
+"""
+
+from __future__ import annotations
+
+import hmac
+import mimetypes
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
+
+import phonenumbers
+import requests
+from flask import Flask, jsonify, request
+from twilio.request_validator import RequestValidator
+
+API = "/2010-04-01"
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+IDEMPOTENCY_WINDOW = 24 * 3600
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+DELIVERY_ERRORS = {30003: "Unreachable destination handset", 30005: "Unknown destination handset",
+                   30006: "Landline or unreachable carrier", 30008: "Unknown error"}
+
+
+def count_segments(body: str) -> int:
+    """Parts an SMS body takes: GSM-7 160 (153 per part), else UCS-2 70 (67 per part)."""
+    if all(char in GSM7_BASIC or char in GSM7_EXTENDED for char in body):
+        units, single, part = sum(2 if c in GSM7_EXTENDED else 1 for c in body), 160, 153
+    else:
+        units, single, part = len(body.encode("utf-16-le")) // 2, 70, 67
+    return 1 if units <= single else -(-units // part)
+
+
+def _rfc2822(moment: datetime | None) -> str | None:
+    return moment.strftime("%a, %d %b %Y %H:%M:%S +0000") if moment else None
+
+
+def _error(status: int, code: int, message: str):
+    body = {"code": code, "message": message, "status": status,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+    return jsonify(body), status
+
+
+@dataclass
+class SandboxMessage:
+    sid: str
+    account_sid: str
+    to: str
+    from_: str | None
+    body: str
+    direction: str
+    status: str
+    messaging_service_sid: str | None = None
+    status_callback: str | None = None
+    media_urls: tuple[str, ...] = ()
+    error_code: int | None = None
+    error_message: str | None = None
+    date_created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    date_updated: datetime = field(default_factory=lambda: datetime.now(UTC))
+    date_sent: datetime | None = None
+
+    def resource(self) -> dict[str, Any]:
+        uri = f"{API}/Accounts/{self.account_sid}/Messages/{self.sid}.json"
+        return {
+            "account_sid": self.account_sid, "api_version": "2010-04-01", "body": self.body,
+            "date_created": _rfc2822(self.date_created), "date_sent": _rfc2822(self.date_sent),
+            "date_updated": _rfc2822(self.date_updated), "direction": self.direction,
+            "error_code": self.error_code, "error_message": self.error_message,
+            "from": self.from_, "messaging_service_sid": self.messaging_service_sid,
+            "num_media": str(len(self.media_urls)), "num_segments": str(count_segments(self.body)),
+            "price": None, "price_unit": "USD", "sid": self.sid, "status": self.status,
+            "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
+            "to": self.to, "uri": uri,
+        }
+
+
+@dataclass(frozen=True)
+class PostedCallback:
+    message_sid: str
+    status: str
+    url: str
+    http_status: int | None
+
+
+class TwilioSandbox:
+    def __init__(self, account_sid: str, auth_token: str, *, deliver: bool = True,
+                 auto_deliver: bool = False, auto_delay: float = 1.0) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.deliver = deliver
+        self._lock = threading.Lock()
+        self._deliver_lock = threading.Lock()
+        self._messages: dict[str, SandboxMessage] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._numbers: dict[str, dict[str, Any]] = {}
+        self._opted_out: set[str] = set()
+        self._failing: dict[str, tuple[str, int]] = {}
+        self._pending: deque[tuple[str, str]] = deque()
+        self._fail: list[Any] = [0, 500, False]
+        self._stall: list[float] = [0, 0.0]
+        self.app = self.create_app()
+        self._stopped = threading.Event()
+        if auto_deliver:
+            threading.Thread(target=self._auto, args=(auto_delay,), daemon=True,
+                             name="twilio-sandbox-deliver").start()
+
+    # -- switches -------------------------------------------------------------------------
+    def opt_out(self, e164: str) -> None:
+        """Sends to `e164` now fail with 21610, as after the recipient replied STOP."""
+        self._opted_out.add(e164)
+
+    def fail_delivery(self, e164: str, status: str = "undelivered", error_code: int = 30003) -> None:
+        """Messages to `e164` end `undelivered` (after `sent`) or `failed`, with `error_code`."""
+        if status not in ("undelivered", "failed"):
+            raise ValueError(status)
+        self._failing[e164] = (status, error_code)
+
+    def fail_next(self, n: int, status: int = 500, *, after_create: bool = False) -> None:
+        """The next `n` message creations answer `status` (500 or 429). With `after_create`
+        the message is created first, as when Twilio's answer is lost on the way back."""
+        self._fail = [n, status, after_create]
+
+    def stall_next(self, n: int, seconds: float) -> None:
+        """The next `n` message creations are processed, then answered after `seconds`."""
+        self._stall = [n, seconds]
+
+    def add_number(self, e164: str, sms_url: str | None = None) -> str:
+        """Give the account a phone number (an IncomingPhoneNumber); returns its `PN…` sid."""
+        sid = "PN" + uuid.uuid4().hex
+        self._numbers[sid] = {"sid": sid, "phone_number": e164, "sms_url": sms_url,
+                              "sms_method": "POST", "date_created": datetime.now(UTC)}
+        return sid
+
+    def close(self) -> None:
+        self._stopped.set()
+
+    # -- what tests and the demo look at -----------------------------------------------
+    def messages(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [m.resource() for m in self._messages.values()]
+
+    def inbox(self, e164: str) -> list[dict[str, Any]]:
+        """Messages the phone `e164` received, oldest first."""
+        with self._lock:
+            return [m.resource() for m in self._messages.values()
+                    if m.to == e164 and m.direction != "inbound"]
+
+    # -- status callbacks ---------------------------------------------------------------
+    def deliver_pending(self) -> list[PostedCallback]:
+        """Advance every message through its remaining statuses, posting each callback now."""
+        return self._post_callbacks(one_per_message=False)
+
+    def _auto(self, delay: float) -> None:
+        while not self._stopped.wait(delay):
+            self._post_callbacks(one_per_message=True)
+
+    def _post_callbacks(self, one_per_message: bool) -> list[PostedCallback]:
+        posted = []
+        with self._deliver_lock:
+            with self._lock:
+                steps, kept, seen = [], deque(), set()
+                for sid, status in self._pending:
+                    if one_per_message and sid in seen:
+                        kept.append((sid, status))
+                    else:
+                        seen.add(sid)
+                        steps.append((sid, status))
+                self._pending = kept
+            for sid, status in steps:
+                posted.append(self._advance(sid, status))
+        return [p for p in posted if p is not None]
+
+    def _advance(self, sid: str, status: str) -> PostedCallback | None:
+        with self._lock:
+            message = self._messages[sid]
+            message.status = status
+            message.date_updated = datetime.now(UTC)
+            if status == "sent":
+                message.date_sent = message.date_updated
+            if status in ("undelivered", "failed"):
+                message.error_code = self._failing[message.to][1]
+                message.error_message = DELIVERY_ERRORS.get(message.error_code, "Unknown error")
+            url = message.status_callback
+            params = {"SmsSid": sid, "SmsStatus": status, "MessageStatus": status,
+                      "To": message.to, "MessageSid": sid, "AccountSid": self.account_sid,
+                      "From": message.from_ or "", "ApiVersion": "2010-04-01"}
+            if message.messaging_service_sid:
+                params["MessagingServiceSid"] = message.messaging_service_sid
+            if message.error_code is not None:
+                params["ErrorCode"] = str(message.error_code)
+        if not url:
+            return None
+        try:
+            http_status: int | None = self.post_signed(url, params).status_code
+        except requests.RequestException:
+            http_status = None
+        return PostedCallback(sid, status, url, http_status)
+
+    def post_signed(self, url: str, params: dict[str, str]) -> requests.Response:
+        """POST `params` to `url` signed as Twilio does (X-Twilio-Signature over URL + form)."""
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        headers = {"X-Twilio-Signature": signature, IDEMPOTENCY_HEADER: uuid.uuid4().hex,
+                   "User-Agent": "TwilioProxy/1.1"}
+        return requests.post(url, data=params, headers=headers, timeout=10)
+
+    # -- inbound ------------------------------------------------------------------------
+    def send_inbound(self, from_: str, to: str, body: str, app_inbound_url: str | None = None,
+                     media_urls: tuple[str, ...] | list[str] = ()) -> requests.Response:
+        """The phone `from_` texts `to`: post the signed inbound webhook to the app."""
+        return self._inbound(from_, to, body, app_inbound_url, tuple(media_urls))[1]
+
+    def _inbound(self, from_, to, body, url, media_urls):
+        url = url or next((n["sms_url"] for n in self._numbers.values()
+                           if n["phone_number"] == to and n["sms_url"]), None)
+        if not url:
+            raise ValueError(f"no inbound URL for {to}: pass one or add_number({to!r}, sms_url)")
+        sid = ("MM" if media_urls else "SM") + uuid.uuid4().hex
+        params = {"ToCountry": _country(to), "ToState": "", "ToCity": "", "ToZip": "",
+                  "FromCountry": _country(from_), "FromState": "", "FromCity": "", "FromZip": "",
+                  "SmsMessageSid": sid, "SmsSid": sid, "MessageSid": sid, "SmsStatus": "received",
+                  "NumMedia": str(len(media_urls)), "NumSegments": str(count_segments(body)),
+                  "Body": body, "To": to, "From": from_, "AccountSid": self.account_sid,
+                  "ApiVersion": "2010-04-01"}
+        for index, media_url in enumerate(media_urls):
+            params[f"MediaUrl{index}"] = media_url
+            params[f"MediaContentType{index}"] = mimetypes.guess_type(media_url)[0] or "image/jpeg"
+        message = SandboxMessage(sid, self.account_sid, to, from_, body, "inbound", "received",
+                                 media_urls=media_urls)
+        with self._lock:
+            self._messages[sid] = message
+        return message, self.post_signed(url, params)
+
+    # -- the HTTP API -------------------------------------------------------------------
+    def create_app(self) -> Flask:
+        app = Flask("twilio_sandbox")
+
+        def authenticated(view):
+            @wraps(view)
+            def wrapper(account_sid, **kwargs):
+                auth = request.authorization
+                if (auth is None or not hmac.compare_digest(auth.username or "", self.account_sid)
+                        or not hmac.compare_digest(auth.password or "", self.auth_token)):
+                    response, status = _error(401, 20003, "Authenticate")
+                    response.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+                    return response, status
+                if account_sid != self.account_sid:
+                    return _error(404, 20404, f"The requested resource {request.path} was not found")
+                return view(**kwargs)
+            return wrapper
+
+        @app.post(f"{API}/Accounts/<account_sid>/Messages.json")
+        @authenticated
+        def create_message():
+            return self._create(request.form, request.headers.get(IDEMPOTENCY_HEADER))
+
+        @app.get(f"{API}/Accounts/<account_sid>/Messages/<sid>.json")
+        @authenticated
+        def fetch_message(sid):
+            with self._lock:
+                message = self._messages.get(sid)
+                if message is None:
+                    return _error(404, 20404, f"The requested resource {request.path} was not found")
+                return jsonify(message.resource())
+
+        @app.get(f"{API}/Accounts/<account_sid>.json")
+        @authenticated
+        def fetch_account():
+            return jsonify({"sid": self.account_sid, "friendly_name": "Parlons sandbox",
+                            "status": "active", "type": "Full", "auth_token": self.auth_token,
+                            "owner_account_sid": self.account_sid,
+                            "uri": f"{API}/Accounts/{self.account_sid}.json"})
+
+        @app.get(f"{API}/Accounts/<account_sid>/IncomingPhoneNumbers.json")
+        @authenticated
+        def list_numbers():
+            wanted = request.args.get("PhoneNumber")
+            found = [self._number(n) for n in self._numbers.values()
+                     if wanted is None or n["phone_number"] == wanted]
+            return jsonify({"incoming_phone_numbers": found, "page": 0, "page_size": 50,
+                            "next_page_uri": None, "previous_page_uri": None,
+                            "uri": request.full_path})
+
+        @app.post(f"{API}/Accounts/<account_sid>/IncomingPhoneNumbers/<sid>.json")
+        @authenticated
+        def update_number(sid):
+            number = self._numbers.get(sid)
+            if number is None:
+                return _error(404, 20404, f"The requested resource {request.path} was not found")
+            for field_name, key in (("SmsUrl", "sms_url"), ("SmsMethod", "sms_method")):
+                if field_name in request.form:
+                    number[key] = request.form[field_name]
+            return jsonify(self._number(number))
+
+        @app.get("/sandbox/phones/<e164>")
+        def phone(e164):
+            return jsonify(self.inbox(e164))
+
+        @app.post("/sandbox/phones/<e164>/reply")
+        def reply(e164):
+            data = request.get_json(force=True, silent=True) or {}
+            received = self.inbox(e164)
+            to = data.get("to") or (received[-1]["from"] if received else None)
+            if not to or not isinstance(data.get("body"), str):
+                return jsonify({"error": "body (and to, unless this phone got a message) needed"}), 400
+            try:
+                message, answer = self._inbound(e164, to, data["body"], data.get("app_url"),
+                                                tuple(data.get("media_urls") or ()))
+            except (ValueError, requests.RequestException) as error:
+                return jsonify({"error": str(error)}), 502
+            return jsonify({"message_sid": message.sid, "app_status": answer.status_code})
+
+        return app
+
+    def _number(self, number: dict[str, Any]) -> dict[str, Any]:
+        return {**number, "account_sid": self.account_sid,
+                "date_created": _rfc2822(number["date_created"]),
+                "capabilities": {"sms": True, "mms": True, "voice": True},
+                "uri": f"{API}/Accounts/{self.account_sid}/IncomingPhoneNumbers/{number['sid']}.json"}
+
+    def _take_switch(self, switch: list) -> bool:
+        with self._lock:
+            if switch[0] > 0:
+                switch[0] -= 1
+                return True
+            return False
+
+    def _create(self, form, token: str | None):
+        fail = self._fail[1:] if self._take_switch(self._fail) else None
+        if fail and not fail[1]:
+            return _failure(fail[0])
+        message, created = self._find_by_token(token), False
+        if message is None:
+            to = form.get("To", "")
+            body = form.get("Body", "")
+            sender = form.get("From") or None
+            service = form.get("MessagingServiceSid") or None
+            if not to:
+                return _error(400, 21604, "A 'To' phone number is required.")
+            if not (sender or service):
+                return _error(400, 21603, "A 'From' phone number is required.")
+            if not body and not form.getlist("MediaUrl"):
+                return _error(400, 21602, "Message body is required.")
+            if len(body) > 1600:
+                return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+            if not _is_e164(to):
+                return _error(400, 21211, f"Invalid 'To' Phone Number: {to}")
+            if to in self._opted_out:
+                return _error(400, 21610, "Attempt to send to unsubscribed recipient")
+            message, created = self._store(to, sender, service, body, form), True
+            if token:
+                with self._lock:
+                    self._tokens[token] = (message.sid, time.time())
+        if fail:
+            return _failure(fail[0])
+        if self._take_switch(self._stall):
+            time.sleep(self._stall[1])
+        return jsonify(message.resource()), 201 if created else 200
+
+    def _find_by_token(self, token: str | None) -> SandboxMessage | None:
+        with self._lock:
+            entry = self._tokens.get(token) if token else None
+            if entry and time.time() - entry[1] < IDEMPOTENCY_WINDOW:
+                return self._messages[entry[0]]
+            return None
+
+    def _store(self, to, sender, service, body, form) -> SandboxMessage:
+        if sender is None:
+            sender = next(iter(n["phone_number"] for n in self._numbers.values()), None)
+        message = SandboxMessage("SM" + uuid.uuid4().hex, self.account_sid, to, sender, body,
+                                 "outbound-api", "queued", messaging_service_sid=service,
+                                 status_callback=form.get("StatusCallback") or None,
+                                 media_urls=tuple(form.getlist("MediaUrl")))
+        outcome = self._failing.get(to)
+        steps = ["queued", "sent", "delivered"]
+        if outcome:
+            steps = ["queued", "failed"] if outcome[0] == "failed" else ["queued", "sent", "undelivered"]
+        with self._lock:
+            self._messages[message.sid] = message
+            if self.deliver:
+                self._pending.extend((message.sid, step) for step in steps)
+        return message
+
+
+def _failure(status: int):
+    if status == 429:
+        return _error(429, 20429, "Too Many Requests")
+    return _error(status, 20500, "An internal server error has occurred")
+
+
+def _is_e164(number: str) -> bool:
+    if not E164.match(number):
+        return False
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(number))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _country(e164: str) -> str:
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or ""
+    except phonenumbers.NumberParseException:
+        return ""
