@@ -124,6 +124,7 @@ class Contact(Base):
     opted_out_at: Mapped[datetime | None]  # replied STOP: no SMS at all, transactional included
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
     paused_until: Mapped[datetime | None]  # automation paused by a human handoff
+    no_order_event_at: Mapped[datetime | None]  # when NoOrderSince was last raised for them
     source_updated_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
     redacted_at: Mapped[datetime | None]
@@ -180,6 +181,7 @@ class Checkout(Base):
     completed_at: Mapped[datetime | None]
     order_gid: Mapped[str | None] = mapped_column(sa.String(64))
     abandoned_at: Mapped[datetime | None]
+    abandon_check_at: Mapped[datetime | None] = mapped_column(index=True)  # abandoned if no order by then
     source_updated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -1,0 +1,142 @@
+"""Contacts: one row per person per shop, whatever system told us about them first.
+
+A contact is matched on the Shopify customer id, then the HubSpot contact id, then the phone
+number (E.164), then the email, so the same person never becomes two contacts. Phones are
+normalised with `phonenumbers` (the hint country of the data, then the shop's default region);
+the raw input is kept, and an invalid phone leaves the contact without one and says why.
+The newest `source_updated_at` wins: a stale update only fills what we do not know yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import phonenumbers
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from automations.events import ContactData
+from automations.models import Contact, Shop
+
+# Fields copied from ContactData onto the contact when given (None never erases a value).
+_COPIED = (
+    "email", "first_name", "last_name", "locale", "shopify_customer_id", "hubspot_contact_id",
+    "orders_count", "total_spent", "last_order_at",
+)
+
+
+@dataclass
+class PhoneResult:
+    e164: str | None
+    error: str | None
+
+
+@dataclass
+class ContactResult:
+    contact: Contact
+    created: bool
+    phone_error: str | None
+
+
+def normalise_phone(raw: str | None, *regions: str | None) -> PhoneResult:
+    """E.164 for a raw phone, trying each region hint in turn; an error saying why otherwise."""
+    if not raw or not raw.strip():
+        return PhoneResult(None, None)
+    text = raw.strip()
+    error = "not a valid phone number"
+    for region in [r.upper() for r in regions if r] or [None]:
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            error = "not a phone number"
+            continue
+        if phonenumbers.is_valid_number(number):
+            return PhoneResult(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None)
+        error = "not a valid phone number"
+        if text.startswith("+"):
+            break  # the region hint cannot change an international number
+    return PhoneResult(None, f"{error}: {text!r}")
+
+
+def find_contact(session: Session, shop: Shop, data: ContactData, phone_e164: str | None) -> Contact | None:
+    """The existing contact for these identifiers, by strength of the identifier."""
+    keys = (
+        (Contact.shopify_customer_id, data.shopify_customer_id),
+        (Contact.hubspot_contact_id, data.hubspot_contact_id),
+        (Contact.phone_e164, phone_e164),
+        (Contact.email, data.email.strip().lower() if data.email else None),
+    )
+    for column, value in keys:
+        if not value:
+            continue
+        found = session.scalars(
+            sa.select(Contact)
+            .where(Contact.shop_id == shop.id, column == value, Contact.deleted_at.is_(None))
+            .order_by(Contact.id)
+            .limit(1)
+        ).first()
+        if found is not None:
+            return found
+    return None
+
+
+def upsert_contact(
+    session: Session,
+    shop: Shop,
+    data: ContactData,
+    *,
+    source: str,
+    source_updated_at: datetime | None = None,
+) -> ContactResult:
+    """Create or update the contact these data describe; never duplicates, never goes back in time."""
+    phone = normalise_phone(data.phone, data.country, shop.default_region)
+    contact = find_contact(session, shop, data, phone.e164)
+    created = contact is None
+    if contact is None:
+        contact = Contact(shop_id=shop.id, tags=[], properties={}, consent_status="not_subscribed")
+        session.add(contact)
+    stale = (
+        not created
+        and source_updated_at is not None
+        and contact.source_updated_at is not None
+        and source_updated_at < contact.source_updated_at
+    )
+    values = {name: getattr(data, name) for name in _COPIED}
+    if values["email"]:
+        values["email"] = values["email"].strip().lower()
+    for name, value in values.items():
+        if value is None or value == "":
+            continue
+        if stale and getattr(contact, name) not in (None, ""):
+            continue  # an older statement never overwrites what a newer one said
+        setattr(contact, name, value)
+    if data.tags and (not stale or not contact.tags):
+        contact.tags = list(data.tags)
+    if data.phone and (not stale or not contact.phone_e164):
+        _apply_phone(session, shop, contact, data.phone, phone)
+    if source_updated_at is not None and not stale:
+        contact.source_updated_at = source_updated_at
+    if created:
+        contact.properties = {**(contact.properties or {}), "created_from": source}
+    session.flush()
+    return ContactResult(contact=contact, created=created, phone_error=phone.error)
+
+
+def _apply_phone(session: Session, shop: Shop, contact: Contact, raw: str, phone: PhoneResult) -> None:
+    contact.phone_raw = raw[:64]
+    if phone.e164 is None:
+        if not contact.phone_e164:
+            contact.phone_error = phone.error
+        return
+    if phone.e164 == contact.phone_e164:
+        contact.phone_error = None
+        return
+    owner = session.scalars(
+        sa.select(Contact).where(Contact.shop_id == shop.id, Contact.phone_e164 == phone.e164)
+    ).first()
+    if owner is not None and owner is not contact:
+        contact.phone_error = f"phone {phone.e164} already belongs to contact {owner.id}"
+        return
+    contact.phone_e164 = phone.e164
+    contact.phone_error = None
