@@ -12,7 +12,8 @@ def rt() -> Runtime:
 
 
 def register_blueprints(app: Flask) -> None:
-    from connector.web import health, webhooks
+    from connector.web import health, provider_webhooks, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(provider_webhooks.bp)
