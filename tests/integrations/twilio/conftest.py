@@ -107,9 +107,15 @@ def sandbox_url(sandbox, _sandbox_server) -> str:
 
 
 @pytest.fixture
-def client(sandbox_url) -> TwilioClient:
+def sleeps() -> list[float]:
+    """The waits the client asked for between attempts (recorded instead of slept)."""
+    return []
+
+
+@pytest.fixture
+def client(sandbox_url, sleeps) -> TwilioClient:
     return TwilioClient(ACCOUNT_SID, AUTH_TOKEN, from_number=SENDER, base_url=sandbox_url,
-                        retry_policy=FAST)
+                        retry_policy=FAST, sleep=sleeps.append)
 
 
 @pytest.fixture

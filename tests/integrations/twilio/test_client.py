@@ -55,11 +55,9 @@ def test_messaging_service_picks_a_sender_from_the_account(sandbox, sandbox_url)
     assert client.fetch(result.sid)["messaging_service_sid"] == "MG" + "1" * 32
 
 
-def test_opted_out_recipient_raises_opted_out_and_is_not_retried(client, sandbox):
+def test_opted_out_recipient_raises_opted_out_and_is_not_retried(client, sandbox, sleeps):
     # given a customer who replied STOP to our number
     sandbox.opt_out(CUSTOMER)
-    sleeps: list[float] = []
-    client._sleep = sleeps.append
     # when we try to send
     with pytest.raises(OptedOut) as caught:
         client.send(CUSTOMER, "Promo -20%")
@@ -81,11 +79,9 @@ def test_invalid_number_raises_invalid_number(client, sandbox, number):
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
-def test_transient_failures_are_retried_then_succeed(client, sandbox, status):
+def test_transient_failures_are_retried_then_succeed(client, sandbox, sleeps, status):
     # given Twilio fails the next two requests
     sandbox.fail_next(2, status=status)
-    sleeps: list[float] = []
-    client._sleep = sleeps.append
     # when we send
     result = client.send(CUSTOMER, "Votre colis arrive demain")
     # then the third attempt succeeds after two waits, and exactly one SMS went out
@@ -93,16 +89,15 @@ def test_transient_failures_are_retried_then_succeed(client, sandbox, status):
     assert [m["sid"] for m in sandbox.inbox(CUSTOMER)] == [result.sid]
 
 
-def test_rate_limit_that_persists_raises_rate_limited(client, sandbox):
+def test_rate_limit_that_persists_raises_rate_limited(client, sandbox, sleeps):
     # given Twilio keeps answering 429 (error 20429)
     sandbox.fail_next(10, status=429)
-    client._sleep = lambda seconds: None
     # when we send
     with pytest.raises(RateLimited) as caught:
         client.send(CUSTOMER, "Bonjour")
     # then after the policy's attempts we get RateLimited, still marked retryable for later
     assert caught.value.code == "20429" and caught.value.retryable
-    assert sandbox.messages() == []
+    assert len(sleeps) == FAST.attempts - 1 and sandbox.messages() == []
 
 
 def test_lost_answer_retried_with_the_same_token_sends_once(client, sandbox):
@@ -148,12 +143,10 @@ def test_timeout_without_retries_is_a_retryable_api_error(sandbox, sandbox_url):
     assert caught.value.status is None and caught.value.retryable
 
 
-def test_bad_credentials_raise_unauthorized_without_retry(sandbox_url, sandbox):
+def test_bad_credentials_raise_unauthorized_without_retry(sandbox_url, sandbox, sleeps):
     # given a wrong auth token
     client = TwilioClient(ACCOUNT_SID, "wrong-token", from_number=SENDER, base_url=sandbox_url,
-                          retry_policy=FAST)
-    sleeps: list[float] = []
-    client._sleep = sleeps.append
+                          retry_policy=FAST, sleep=sleeps.append)
     # when we send
     with pytest.raises(Unauthorized) as caught:
         client.send(CUSTOMER, "Bonjour")
