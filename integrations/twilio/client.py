@@ -14,9 +14,10 @@ How the official client is configured (checked against twilio 9.13):
 - Idempotency: `messages.create()` takes no headers argument, so our http client adds per-call
   headers from a thread-local while `send` runs; the `I-Twilio-Idempotency-Token` header
   carries the key on every attempt of the same send. Without a key from the caller, one is
-  made per `send` call, so our own retries are covered. Twilio documents this header on the
-  webhooks it sends; that the live Messages API de-duplicates on it is not stated in its
-  reference, so callers must still keep their own record of what was sent.
+  made per `send` call, so our own retries are covered. The sandbox honours the header; that
+  the live Messages API de-duplicates on it is stated neither by the library nor by the
+  reference pages we checked, so callers still keep their own record of what was sent and
+  never re-send a message whose outcome they did not record.
 - Errors: `TwilioRestException` (status, Twilio error code) and requests' transport errors
   become `integrations.errors` exceptions (see `_translate`).
 """
