@@ -1,0 +1,125 @@
+"""Log path: timeline entries and consent pushes go out to HubSpot and Shopify.
+
+Each outbox row is written by its own short transaction, retried with backoff until it lands;
+a refusal that retrying cannot fix (4xx other than 429) is kept as `failed` with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from automations.models import Contact, OutboundWrite, Shop, TimelineEntry, utcnow
+from connector import clients
+from connector.runtime import Runtime
+from integrations.errors import ApiError
+
+log = logging.getLogger("parlons.crm")
+MAX_ATTEMPTS = 12
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def marker_for(key: str) -> str:
+    """A stable search token for an entry (letters and digits only, as HubSpot tokenises)."""
+    return "parlons" + hashlib.sha1(key.encode()).hexdigest()[:24]
+
+
+def _due(rows, now: datetime):  # noqa: ANN001
+    return [r for r in rows if r.attempts == 0 or r.updated_at + backoff(r.attempts) <= now]
+
+
+def write_pending(runtime: Runtime, limit: int = 200) -> int:
+    """Write what is due; returns how many rows were settled (written, failed or skipped)."""
+    now = utcnow()
+    with runtime.db.session() as session:
+        entries = _due(session.scalars(
+            sa.select(TimelineEntry).where(TimelineEntry.status == "pending")
+            .order_by(TimelineEntry.id).limit(limit)
+        ).all(), now)
+        writes = _due(session.scalars(
+            sa.select(OutboundWrite).where(OutboundWrite.status == "pending")
+            .order_by(OutboundWrite.id).limit(limit)
+        ).all(), now)
+    settled = 0
+    for entry in entries:
+        settled += _settle(runtime, TimelineEntry, entry.id, write_timeline_entry)
+    for write in writes:
+        settled += _settle(runtime, OutboundWrite, write.id, carry_out_write)
+    return settled
+
+
+def _settle(runtime: Runtime, model, row_id: int, work) -> int:  # noqa: ANN001
+    with runtime.db.transaction() as session:
+        row = session.execute(
+            sa.select(model).where(model.id == row_id, model.status == "pending").with_for_update()
+        ).scalar_one_or_none()
+        if row is None:
+            return 0
+        try:
+            outcome = work(runtime, session, row)
+        except ApiError as error:
+            row.attempts += 1
+            row.last_error = f"{error.status or 'no answer'}: {error}"[:2000]
+            if not error.retryable or row.attempts >= MAX_ATTEMPTS:
+                row.status = "failed"
+                log.warning("%s %s failed for good: %s", model.__tablename__, row_id, row.last_error)
+                return 1
+            row.updated_at = utcnow()
+            return 0
+        row.status = outcome
+        row.attempts += 1
+        row.last_error = None
+        return 1
+
+
+def hubspot_contact_id(runtime: Runtime, session: Session, hubspot, shop: Shop, contact: Contact) -> str | None:  # noqa: ANN001
+    """The contact's HubSpot id: known, found by phone/email, or created when the shop says so."""
+    if contact.hubspot_contact_id:
+        return contact.hubspot_contact_id
+    found = hubspot.find_contact(phone_e164=contact.phone_e164, email=contact.email)
+    if found is None:
+        if not (shop.settings or {}).get("hubspot_create_contacts", True):
+            return None
+        props = {"parlons_phone_e164": contact.phone_e164, "phone": contact.phone_e164,
+                 "email": contact.email, "firstname": contact.first_name, "lastname": contact.last_name}
+        found = hubspot.create_contact({k: v for k, v in props.items() if v})
+    contact.hubspot_contact_id = str(found["id"])
+    return contact.hubspot_contact_id
+
+
+def write_timeline_entry(runtime: Runtime, session: Session, entry: TimelineEntry) -> str:
+    shop = session.get(Shop, entry.shop_id)
+    hubspot = clients.hubspot_for(runtime, session, shop)
+    if hubspot is None:
+        entry.last_error = "HubSpot is not connected for this shop"
+        return "skipped"
+    contact = session.get(Contact, entry.contact_id) if entry.contact_id else None
+    if contact is None or contact.redacted_at is not None:
+        entry.last_error = "no contact to attach it to"
+        return "skipped"
+    contact_id = hubspot_contact_id(runtime, session, hubspot, shop, contact)
+    if contact_id is None:
+        entry.last_error = "contact not in HubSpot and the shop does not create contacts"
+        return "skipped"
+    marker = marker_for(entry.key)
+    if entry.hubspot_id:
+        hubspot.update_communication(entry.hubspot_id, entry.body, marker)
+    else:
+        existing = hubspot.find_communication(marker) if entry.attempts else None
+        entry.hubspot_id = existing or hubspot.create_communication(
+            contact_id, entry.body, entry.occurred_at, marker
+        )
+    return "written"
+
+
+def carry_out_write(runtime: Runtime, session: Session, write: OutboundWrite) -> str:
+    from connector import outbound
+
+    return outbound.carry_out(runtime, session, write)

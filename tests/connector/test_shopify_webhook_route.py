@@ -1,0 +1,87 @@
+"""POST /webhooks/shopify: the fixed order of checks, dedupe, and one stored event per delivery."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from automations.models import StoreEvent
+from connector.ingest import PENDING_KEY
+from tests.connector.helpers import FIXTURES, count, make_shop, post_shopify, shopify_headers, topic_of
+
+SECRET = "test-shopify-secret"
+FIXTURE_FILES = sorted(FIXTURES.glob("*.json"))
+
+
+@pytest.fixture
+def shop_id(app):
+    return make_shop(app.extensions["parlons"].db)
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=[p.stem for p in FIXTURE_FILES])
+def test_each_fixture_with_a_good_signature_is_stored_once_and_queued(client, app, shop_id, redis_conn, path):
+    # given a documented payload signed over its exact bytes
+    raw = path.read_bytes()
+    # when Shopify delivers it three times with the same webhook id
+    answers = [post_shopify(client, raw, topic_of(path), SECRET, webhook_id=f"wh-{path.stem}") for _ in range(3)]
+    # then every delivery is acknowledged, one event is stored and queued once
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [a.json["outcome"] for a in answers] == ["stored", "duplicate", "duplicate"]
+    db = app.extensions["parlons"].db
+    assert count(db, StoreEvent, StoreEvent.delivery_id == f"wh-{path.stem}") == 1
+    assert redis_conn.lrange(PENDING_KEY.format(kind="events"), 0, -1) == [str(answers[0].json["id"]).encode()]
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=[p.stem for p in FIXTURE_FILES])
+def test_each_fixture_with_a_bad_signature_is_refused(client, app, shop_id, path):
+    # given a payload signed with another secret
+    raw = path.read_bytes()
+    # when it is posted
+    answer = post_shopify(client, raw, topic_of(path), "not-the-secret")
+    # then it is refused with 401 and nothing is stored
+    assert answer.status_code == 401
+    assert count(app.extensions["parlons"].db, StoreEvent) == 0
+
+
+def test_a_body_changed_after_signing_is_refused(client, app, shop_id):
+    raw = (FIXTURES / "orders__create.json").read_bytes()
+    headers = shopify_headers(raw, "orders/create", SECRET)
+    answer = client.post("/webhooks/shopify", data=raw + b" ", headers=headers)
+    assert answer.status_code == 401
+
+
+def test_missing_signature_is_401_and_missing_topic_is_400(client, shop_id):
+    raw = b"{}"
+    headers = shopify_headers(raw, "orders/create", SECRET)
+    del headers["X-Shopify-Hmac-Sha256"]
+    assert client.post("/webhooks/shopify", data=raw, headers=headers).status_code == 401
+    headers = shopify_headers(raw, "orders/create", SECRET)
+    del headers["X-Shopify-Topic"]
+    answer = client.post("/webhooks/shopify", data=raw, headers=headers)
+    assert answer.status_code == 400
+    assert answer.json["missing"] == ["X-Shopify-Topic"]
+
+
+def test_unknown_topic_is_acknowledged_and_not_stored(client, app, shop_id):
+    raw = b'{"id": 1}'
+    answer = post_shopify(client, raw, "products/create", SECRET)
+    assert answer.status_code == 200
+    assert answer.json["outcome"] == "unsupported_topic"
+    assert count(app.extensions["parlons"].db, StoreEvent) == 0
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b"\xff\xfe"])
+def test_a_body_that_is_not_a_json_object_is_400(client, app, shop_id, raw):
+    answer = post_shopify(client, raw, "orders/create", SECRET)
+    assert answer.status_code == 400
+    assert answer.json["outcome"] == "bad_payload"
+    assert count(app.extensions["parlons"].db, StoreEvent) == 0
+
+
+def test_deliveries_for_an_unknown_shop_are_acknowledged_and_not_stored(client, app, shop_id):
+    raw = json.dumps({"id": 1}).encode()
+    answer = post_shopify(client, raw, "orders/create", SECRET, shop="other-shop.myshopify.com")
+    assert answer.status_code == 200
+    assert answer.json["outcome"] == "unknown_shop"
+    assert count(app.extensions["parlons"].db, StoreEvent) == 0
