@@ -8,7 +8,14 @@ import pytest
 
 from automations.models import StoreEvent
 from connector.ingest import PENDING_KEY
-from tests.connector.helpers import FIXTURES, count, make_shop, post_shopify, shopify_headers, topic_of
+from tests.connector.helpers import (
+    FIXTURES,
+    count,
+    make_shop,
+    post_shopify,
+    shopify_headers,
+    topic_of,
+)
 
 SECRET = "test-shopify-secret"
 FIXTURE_FILES = sorted(FIXTURES.glob("*.json"))
