@@ -18,10 +18,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from connector.commands import db, worker
+    from connector.commands import db, preview, worker
 
     cli.add_command(db.db)
     cli.add_command(worker.worker)
+    cli.add_command(preview.preview_command)
 
 
 _register()

@@ -22,6 +22,7 @@ class Config:
     encryption_key: str = ""  # Fernet key; empty means derived from secret_key (dev only)
     public_url: str = "http://127.0.0.1:5000"
     queue_prefix: str = "parlons"
+    api_token: str = ""  # bearer token of the REST API; empty disables it
     # Shopify app
     shopify_api_key: str = ""
     shopify_api_secret: str = ""

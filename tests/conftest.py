@@ -87,6 +87,7 @@ def config(database_url):
         twilio_account_sid="AC" + "0" * 32,
         twilio_auth_token="test-twilio-token",
         twilio_from="+33700000001",
+        api_token="test-api-token",
         testing=True,
     )
 

@@ -12,8 +12,9 @@ def rt() -> Runtime:
 
 
 def register_blueprints(app: Flask) -> None:
-    from connector.web import health, provider_webhooks, webhooks
+    from connector.web import api, health, provider_webhooks, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(provider_webhooks.bp)
+    app.register_blueprint(api.bp)
