@@ -42,6 +42,7 @@ class Config:
     twilio_base_url: str = ""
     # Behaviour
     dispatch_batch_size: int = 200
+    sms_rate_per_second: int = 10  # provider sending rate (long codes are slower: lower it)
     testing: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -125,6 +125,9 @@ def periodic(runtime: Runtime) -> dict[str, int]:
         counts["abandoned"] = len(abandoned)
     with runtime.db.transaction() as session:
         counts["flows_advanced"] = engine.advance_flows(session, now, redis_conn=runtime.redis)
+    from connector.sending import recover_stuck
+
+    counts["stuck_sends_closed"] = recover_stuck(runtime)
     day_key = f"parlons:sweep:{now.date().isoformat()}"
     if runtime.redis.set(day_key, 1, nx=True, ex=2 * 86400):
         with runtime.db.transaction() as session:

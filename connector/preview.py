@@ -51,7 +51,9 @@ def shop_policy(runtime: Runtime, domain: str | None) -> ShopPolicy:
         shop = session.scalar(sa.select(Shop).where(Shop.domain == domain))
         if shop is None:
             raise PreviewError({"shop": [f"no shop {domain!r} is installed"]})
-        return policy_for(shop, public_url=runtime.config.public_url)
+        policy = policy_for(shop)
+        policy.public_url = policy.public_url or runtime.config.public_url
+        return policy
 
 
 def preview(runtime: Runtime, params: dict[str, Any]) -> dict[str, Any]:
