@@ -18,11 +18,12 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from connector.commands import db, preview, worker
+    from connector.commands import db, demo, preview, worker
 
     cli.add_command(db.db)
     cli.add_command(worker.worker)
     cli.add_command(preview.preview_command)
+    cli.add_command(demo.demo)
 
 
 _register()
