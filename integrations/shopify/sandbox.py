@@ -175,6 +175,8 @@ class ShopifySandbox:
         self.codes: dict[str, tuple[str, float, str]] = {}  # code -> shop, expires, scope
         self.bulk_files: dict[str, tuple[str, datetime | None]] = {}
         self.requests = 0
+        self.throttled = 0  # requests refused with THROTTLED or 429
+        self.bulk_lines_served = 0
         self._offset = 0.0
         self._refuse_every = 0
         self._retry_after = 0.0
@@ -331,6 +333,7 @@ class ShopifySandbox:
             self.requests += 1
             refused = self._refuse_every and self.requests % self._refuse_every == 0
             if refused and (self.requests // self._refuse_every) % 2:
+                self.throttled += 1
                 return Response("Too Many Requests", status=429, headers={"Retry-After": str(self._retry_after)})
             if handler is None:
                 field_name = match[1] if match else "?"
@@ -341,6 +344,7 @@ class ShopifySandbox:
             if requested > state.bucket.size:
                 return jsonify(errors=[{"message": "Query cost exceeds the maximum", "extensions": {"code": "MAX_COST_EXCEEDED"}}])
             if refused or not state.bucket.take(requested):
+                self.throttled += 1
                 return jsonify(errors=[{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
                                extensions={"cost": {"requestedQueryCost": requested, "actualQueryCost": None,
                                                     "throttleStatus": state.bucket.status()}})
@@ -467,6 +471,7 @@ class ShopifySandbox:
 
         def lines() -> Iterator[bytes]:
             for i in state.customer_indices(-1, since):
+                self.bulk_lines_served += 1
                 yield json.dumps(state.customer(i)).encode() + b"\n"
 
         return Response(lines(), mimetype="application/jsonl")
