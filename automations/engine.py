@@ -1,0 +1,447 @@
+"""The rule engine: from a domain event to flow runs and scheduled messages.
+
+`handle_event` keeps contacts, consent, checkouts and orders up to date, ends the flows an exit
+event ends, matches the shop's enabled rules (cached, by trigger) and starts at most one flow
+run per rule and subject. A run executes its steps: a send step creates a `scheduled` message
+(send time from the waits and the recipient's send window, body composed with the footer and
+short links, idempotency key per rule, subject and step); a wait step parks the run until
+`advance_flows` picks it up; a branch step evaluates its condition on fresh contact data.
+`daily_sweeps` raises NoOrderSince and DateReached; `raise_abandoned` raises CartAbandoned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from automations import commerce, consent, dispatch, links, rules, templating
+from automations import events as ev
+from automations.compose import compose
+from automations.contacts import upsert_contact
+from automations.models import Contact, FlowRun, Link, Message, Order, Rule, Shop
+from automations.policy import ShopPolicy
+from automations.rules import RuleSnapshot
+from automations.shops import policy_for
+
+Shorten = Callable[[str], str]
+_ORDER_EVENTS = (ev.ORDER_PLACED, ev.ORDER_PAID, ev.ORDER_CANCELLED, ev.ORDER_FULFILLED)
+_CUSTOMER_EVENTS = (ev.CUSTOMER_CREATED, ev.CUSTOMER_UPDATED)
+
+
+@dataclass
+class Outcome:
+    """What handling one event did, and why it did not do more."""
+
+    contact_id: int | None = None
+    messages: list[int] = field(default_factory=list)
+    flows_started: list[int] = field(default_factory=list)
+    flows_exited: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str) -> None:
+        if reason not in self.skipped:
+            self.skipped.append(reason)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def handle_event(
+    session: Session,
+    shop: Shop,
+    event: ev.DomainEvent,
+    *,
+    now: datetime,
+    redis_conn: Any = None,
+    store_event_id: int | None = None,
+    shorten: Shorten | None = None,
+) -> Outcome:
+    """Apply one event to the shop's state and automations. `redis_conn` is not needed here:
+    frequency caps are reserved at send time (dispatch)."""
+    outcome = Outcome()
+    if not shop.active:
+        outcome.skip("shop uninstalled")
+        return outcome
+    contact, phone_error = _resolve_contact(session, shop, event)
+    outcome.contact_id = contact.id if contact else None
+    triggers = [event.type]
+    if contact is not None and event.consent is not None:
+        before = contact.consent_status
+        consent.record(session, contact, event.consent, now)
+        if before != ev.SUBSCRIBED and contact.consent_status == ev.SUBSCRIBED:
+            triggers.append(ev.CONSENT_GRANTED)
+    if event.type == ev.CHECKOUT_UPDATED:
+        commerce.upsert_checkout(session, shop, event, contact, now)
+    elif event.type in _ORDER_EVENTS:
+        _, ended = commerce.upsert_order(session, shop, event, contact, now)
+        outcome.flows_exited += ended
+    outcome.flows_exited += _apply_exits(session, shop, event, contact, now)
+    event_json = _event_json(event)
+    for trigger in dict.fromkeys(triggers):
+        for rule in rules.rules_for(session, shop.id, trigger):
+            _start(session, shop, rule, event_json, contact, phone_error, now, outcome,
+                   store_event_id, shorten)
+    session.flush()
+    return outcome
+
+
+def advance_flows(
+    session: Session, now: datetime, redis_conn: Any = None, shorten: Shorten | None = None
+) -> int:
+    """Move every due flow run on through its wait and branch steps; returns how many moved."""
+    query = (
+        sa.select(FlowRun)
+        .where(FlowRun.status == "active", FlowRun.next_at <= now)
+        .order_by(FlowRun.next_at, FlowRun.id)
+        .limit(500)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    runs = list(session.scalars(query))
+    for run in runs:
+        rule = session.get(Rule, run.rule_id)
+        shop = session.get(Shop, run.shop_id)
+        contact = session.get(Contact, run.contact_id)
+        if shop is None or not shop.active:
+            dispatch.end_flow_runs(session, [run], reason="shop uninstalled", now=now)
+            continue
+        if rule is None or not rule.enabled:
+            dispatch.end_flow_runs(session, [run], reason="rule disabled", now=now)
+            continue
+        version = run.context.get("version", rule.version)
+        definition = rules.version_definition(session, rule.id, version) or rule.definition
+        snap = rules.snapshot(rule, definition, version)
+        _run(session, shop, snap, run, contact, now, Outcome(), run.context.get("store_event_id"), shorten)
+    session.flush()
+    return len(runs)
+
+
+def raise_abandoned(
+    session: Session, now: datetime, redis_conn: Any = None, shorten: Shorten | None = None
+) -> list[Outcome]:
+    """Raise one CartAbandoned per checkout abandoned by now (see commerce.find_abandoned)."""
+    outcomes = []
+    for shop, checkout in commerce.find_abandoned(session, now):
+        event = commerce.abandoned_event(checkout, now)
+        outcomes.append(handle_event(session, shop, event, now=now, shorten=shorten))
+    return outcomes
+
+
+def daily_sweeps(session: Session, now: datetime, no_order_days: int = 90) -> int:
+    """Raise NoOrderSince (once per contact and last order) and DateReached (birthdays)."""
+    raised = 0
+    cutoff = now - timedelta(days=no_order_days)
+    idle = session.execute(
+        sa.select(Shop, Contact).join(Shop, Shop.id == Contact.shop_id).where(
+            Shop.status == "active", Contact.deleted_at.is_(None),
+            Contact.last_order_at <= cutoff,
+            sa.or_(Contact.no_order_event_at.is_(None), Contact.no_order_event_at < Contact.last_order_at),
+        )
+    ).all()
+    for shop, contact in idle:
+        contact.no_order_event_at = now
+        last = session.scalar(
+            sa.select(Order.name).where(Order.contact_id == contact.id).order_by(Order.id.desc()).limit(1)
+        )
+        handle_event(session, shop, ev.DomainEvent(
+            type=ev.NO_ORDER_SINCE, occurred_at=now,
+            subject_key=f"no_order_since:{contact.id}:{contact.last_order_at:%Y-%m-%d}",
+            data={"contact_id": contact.id, "days_since_last_order": (now - contact.last_order_at).days,
+                  "last_order_at": contact.last_order_at.isoformat(), "last_order_name": last},
+        ), now=now)
+        raised += 1
+    for shop in session.scalars(sa.select(Shop).where(Shop.status == "active")):
+        today = now.astimezone(ZoneInfo(shop.timezone)).date()
+        days = [f"%-{today:%m-%d}"]
+        if today.month == 2 and today.day == 28 and (today.year % 4 or not today.year % 100 and today.year % 400):
+            days.append("%-02-29")  # leap-day birthdays are celebrated on 28 February
+        born = session.scalars(sa.select(Contact).where(
+            Contact.shop_id == shop.id, Contact.deleted_at.is_(None),
+            sa.or_(*[Contact.birthday.like(d) for d in days]),
+        ))
+        for contact in born:
+            handle_event(session, shop, ev.DomainEvent(
+                type=ev.DATE_REACHED, occurred_at=now,
+                subject_key=f"birthday:{contact.id}:{today.year}",
+                data={"contact_id": contact.id, "date_name": "birthday", "date": f"{today:%d/%m}"},
+            ), now=now)
+            raised += 1
+    return raised
+
+
+# --- Internals ------------------------------------------------------------------------------
+
+
+def eligibility(shop: Shop, contact: Contact, kind: str, phone_error: str | None = None) -> str | None:
+    """Why this contact may not get a message of this kind now, or None."""
+    if not shop.active:
+        return "shop uninstalled"
+    if contact.deleted_at is not None or contact.redacted_at is not None:
+        return "contact deleted"
+    if contact.opted_out_at is not None:
+        return "contact opted out"
+    if not contact.phone_e164:
+        return f"no valid phone: {phone_error or contact.phone_error or 'no phone number'}"
+    if kind == "marketing" and contact.consent_status != ev.SUBSCRIBED:
+        return "no marketing consent"
+    return None
+
+
+def _resolve_contact(session: Session, shop: Shop, event: ev.DomainEvent) -> tuple[Contact | None, str | None]:
+    if event.contact is not None:
+        result = upsert_contact(
+            session, shop, event.contact, source=str(event.data.get("source") or "shopify"),
+            source_updated_at=event.source_updated_at if event.type in _CUSTOMER_EVENTS else None,
+        )
+        return result.contact, result.phone_error
+    contact_id = event.data.get("contact_id")
+    contact = session.get(Contact, contact_id) if contact_id else None
+    return (contact if contact is not None and contact.shop_id == shop.id else None), None
+
+
+def _apply_exits(
+    session: Session, shop: Shop, event: ev.DomainEvent, contact: Contact | None, now: datetime
+) -> list[int]:
+    subjects = {k for k in (event.subject_key, event.data.get("checkout_token")) if k}
+    match = [FlowRun.subject_key.in_(subjects)] if subjects else []
+    if contact is not None:
+        match.append(FlowRun.contact_id == contact.id)
+    if not match:
+        return []
+    runs = session.scalars(
+        sa.select(FlowRun).where(FlowRun.shop_id == shop.id, FlowRun.status == "active", sa.or_(*match))
+    ).all()
+    ending = []
+    for run in runs:
+        definition = session.get(Rule, run.rule_id).definition
+        for exit_on in definition.get("exit_on", []):
+            if exit_on["event"] != event.type:
+                continue
+            if exit_on.get("scope") == "subject" and run.subject_key not in subjects:
+                continue
+            if exit_on.get("scope", "contact") == "contact" and (contact is None or run.contact_id != contact.id):
+                continue
+            ending.append(run)
+            break
+    return dispatch.end_flow_runs(session, ending, reason=f"exit event {event.type}", now=now)
+
+
+def _event_json(event: ev.DomainEvent) -> dict[str, Any]:
+    return {**commerce.to_json(event.data), "type": event.type, "subject_key": event.subject_key,
+            "occurred_at": event.occurred_at.isoformat() if event.occurred_at else None}
+
+
+def condition_context(event_json: dict[str, Any], contact: Contact | None) -> dict[str, Any]:
+    """What conditions see: `event.<data key>` and `contact.<field>`."""
+    if contact is None:
+        return {"event": event_json, "contact": {}}
+    return {"event": event_json, "contact": {
+        "first_name": contact.first_name, "last_name": contact.last_name, "email": contact.email,
+        "phone": contact.phone_e164, "locale": contact.locale, "tags": list(contact.tags or []),
+        "orders_count": contact.orders_count, "total_spent": contact.total_spent,
+        "last_order_at": contact.last_order_at, "birthday": contact.birthday,
+        "consent_status": contact.consent_status, "created_at": contact.created_at,
+        "shopify_customer_id": contact.shopify_customer_id,
+        "hubspot_contact_id": contact.hubspot_contact_id, "properties": dict(contact.properties or {}),
+    }}
+
+
+def _start(
+    session: Session, shop: Shop, rule: RuleSnapshot, event_json: dict[str, Any],
+    contact: Contact | None, phone_error: str | None, now: datetime, outcome: Outcome,
+    store_event_id: int | None, shorten: Shorten | None,
+) -> None:
+    if not rules.evaluate(rule.definition.get("conditions"), condition_context(event_json, contact), now):
+        return
+    if contact is None:
+        outcome.skip("no contact to send to")
+        return
+    reason = eligibility(shop, contact, rule.kind, phone_error)
+    if reason:
+        outcome.skip(reason)
+        return
+    subject_key = event_json.get("subject_key") or f"contact:{contact.id}"
+    run = FlowRun(
+        shop_id=shop.id, rule_id=rule.id, contact_id=contact.id, subject_key=subject_key,
+        status="active", step=0,
+        context={"version": rule.version, "event": event_json, "at": now.isoformat(),
+                 "store_event_id": store_event_id},
+    )
+    if not _insert(session, run, FlowRun.rule_id == rule.id, FlowRun.subject_key == subject_key):
+        outcome.skip(f"flow {rule.key} already started for {subject_key}")
+        return
+    outcome.flows_started.append(run.id)
+    _run(session, shop, rule, run, contact, now, outcome, store_event_id, shorten)
+
+
+def _insert(session: Session, row: Any, *unique: Any) -> bool:
+    """Insert unless a row with the same unique key exists (checked, then guarded by a savepoint)."""
+    model = type(row)
+    if session.scalar(sa.select(sa.func.count()).select_from(model).where(*unique)):
+        return False
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _run(
+    session: Session, shop: Shop, rule: RuleSnapshot, run: FlowRun, contact: Contact | None,
+    now: datetime, outcome: Outcome, store_event_id: int | None, shorten: Shorten | None,
+) -> None:
+    """Execute the run's program from its current step until a wait that is not due yet."""
+    program, pc = rule.program, run.step
+    at = datetime.fromisoformat(run.context["at"])
+    event_json = run.context.get("event", {})
+    policy = policy_for(shop)
+    while pc < len(program):
+        op = program[pc]
+        if op["op"] == "send":
+            reason = "contact deleted" if contact is None else eligibility(shop, contact, rule.kind)
+            if reason:
+                outcome.skip(reason)
+                outcome.flows_exited += dispatch.end_flow_runs(session, [run], reason=reason, now=now)
+                return
+            message = _create_message(session, shop, policy, rule, run, pc, op["step"], contact,
+                                      event_json, at, store_event_id, shorten, outcome)
+            if message is not None:
+                outcome.messages.append(message.id)
+            pc += 1
+        elif op["op"] == "wait":
+            due = at + timedelta(seconds=op["seconds"])
+            if due > now:
+                run.step, run.next_at = pc + 1, due
+                run.context = {**run.context, "at": due.isoformat()}
+                return
+            at, pc = due, pc + 1
+        elif op["op"] == "branch":
+            holds = rules.evaluate(op["if"], condition_context(event_json, contact), now)
+            pc = pc + 1 if holds else op["else"]
+        else:
+            pc = op["to"]
+    run.step, run.status, run.next_at = pc, "completed", None
+    run.context = {**run.context, "at": at.isoformat()}
+
+
+def _create_message(
+    session: Session, shop: Shop, policy: ShopPolicy, rule: RuleSnapshot, run: FlowRun, pc: int,
+    step: dict[str, Any], contact: Contact, event_json: dict[str, Any], at: datetime,
+    store_event_id: int | None, shorten: Shorten | None, outcome: Outcome,
+) -> Message | None:
+    key = f"rule:{rule.id}:{run.subject_key}:step:{pc}"
+    if session.scalar(sa.select(Message.id).where(Message.idempotency_key == key)):
+        return None
+    templates = step["template"] if isinstance(step["template"], dict) else {"": step["template"]}
+    locale = pick_locale(templates, contact.locale, shop.locale)
+    variables = message_variables(shop, contact, event_json, step.get("variables", {}), locale)
+    try:
+        text = tidy(templating.render(templates[locale], variables))
+    except templating.TemplateError as exc:
+        outcome.skip(f"template error in {rule.key}: {exc}")
+        return None
+    made: list[Link] = []
+    if shorten is None and rule.marketing and policy.public_url:
+        shorten = _link_maker(session, shop, contact, policy, rule.key, made)
+    composition = compose(
+        text, policy=policy, to=contact.phone_e164, at=at, marketing=rule.marketing,
+        raw=bool(step.get("raw")), smart=step.get("smart"), locale=locale or shop.locale,
+        shorten=shorten if rule.marketing else None,
+    )
+    assert composition.window is not None
+    message = Message(
+        shop_id=shop.id, contact_id=contact.id, rule_id=rule.id, flow_run_id=run.id,
+        store_event_id=store_event_id, direction="outbound", kind=rule.kind,
+        to_phone=composition.to, from_phone=shop.sms_number, body=composition.body,
+        encoding=composition.info.encoding, segments=composition.info.segments,
+        cost=str(composition.cost), status="scheduled",
+        status_reason=composition.window.deferred_reason, idempotency_key=key,
+        send_at=composition.window.send_at,
+    )
+    if not _insert(session, message, Message.idempotency_key == key):
+        return None
+    for link in made:
+        link.message_id = message.id
+    return message
+
+
+def _link_maker(
+    session: Session, shop: Shop, contact: Contact, policy: ShopPolicy, campaign: str, made: list[Link]
+) -> Shorten:
+    def shorten(url: str) -> str:
+        link = Link(code=links.new_code(), shop_id=shop.id, contact_id=contact.id,
+                    target_url=links.add_utm(url, campaign=campaign))
+        session.add(link)
+        made.append(link)
+        return links.short_link(policy.public_url or "", link.code)
+
+    return shorten
+
+
+def pick_locale(templates: dict[str, str], contact_locale: str | None, shop_locale: str | None) -> str:
+    """The template locale for a contact: theirs, else the shop's, else French, else any."""
+    for wanted in (contact_locale, shop_locale, "fr", "en", ""):
+        short = (wanted or "")[:2].lower()
+        if short in templates:
+            return short
+    return next(iter(templates))
+
+
+def _money(amount: Any, currency: str | None, locale: str) -> str | None:
+    if amount in (None, ""):
+        return None
+    try:
+        value = f"{float(amount):,.2f}"
+    except (TypeError, ValueError):
+        return str(amount)
+    symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get((currency or "").upper(), currency or "")
+    if locale == "fr":
+        return f"{value.replace(',', ' ').replace('.', ',')} {symbol}".strip()
+    return f"{symbol}{value}" if symbol in ("€", "$", "£") else f"{value} {symbol}".strip()
+
+
+def message_variables(
+    shop: Shop, contact: Contact, data: dict[str, Any], extra: dict[str, str], locale: str
+) -> dict[str, Any]:
+    """The documented template variables (templating.VARIABLES), with sensible fallbacks."""
+    items = data.get("line_items") or []
+    currency = data.get("currency") or shop.currency
+    status_url = data.get("order_status_url")
+    shop_url = (shop.settings or {}).get("shop_url") or f"https://{shop.domain}"
+    values = {
+        "first_name": contact.first_name, "last_name": contact.last_name,
+        "shop_name": shop.name or shop.domain, "shop_url": shop_url,
+        "discount_code": data.get("discount_code"),
+        "line_items": items,
+        "product_title": items[0].get("title") if items and isinstance(items[0], dict) else None,
+        "order_name": data.get("order_name") or data.get("name"),
+        "order_total": _money(data.get("total_price"), currency, locale),
+        "order_status_url": status_url,
+        "tracking_number": data.get("tracking_number"),
+        "tracking_url": data.get("tracking_url") or status_url or shop_url,
+        "carrier": data.get("carrier") or data.get("tracking_company"),
+        "checkout_url": data.get("abandoned_checkout_url") or data.get("checkout_url") or shop_url,
+        "cart_total": _money(data.get("total_price"), currency, locale),
+        "review_url": data.get("review_url") or (shop.settings or {}).get("review_url") or status_url or shop_url,
+    }
+    for name in ("delivery_status", "cancel_reason", "days_since_last_order", "last_order_name",
+                 "date_name", "date", "reply_text", "keyword"):
+        values[name] = data.get(name)
+    values.update({k: v for k, v in extra.items() if v})
+    return values
+
+
+def tidy(text: str) -> str:
+    """Spacing left by missing values: no space before a comma or full stop, no double spaces."""
+    text = re.sub(r"[ \t]+([,.])", r"\1", text)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()

@@ -1,0 +1,54 @@
+"""Fixtures for the automation core: a real database (PostgreSQL when DATABASE_URL is set, else a
+temporary SQLite file), cleaned between tests, and a French shop."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from automations import rules
+from automations.models import Base, Shop
+from connector.db import make_engine
+
+
+@pytest.fixture(scope="session")
+def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'automations.db'}"
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _clean(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def session(db_engine: sa.Engine) -> Iterator[Session]:
+    _clean(db_engine)
+    rules._cache.clear()
+    with Session(db_engine, expire_on_commit=False) as session:
+        yield session
+        session.rollback()
+    _clean(db_engine)
+
+
+@pytest.fixture
+def shop(session: Session) -> Shop:
+    shop = Shop(
+        domain="boutique-lumiere.myshopify.com", name="Boutique Lumière", currency="EUR",
+        timezone="Europe/Paris", country="FR", locale="fr", default_region="FR",
+        sms_number="+33757000000", settings={"public_url": "https://sms.example.org"},
+        installed_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    session.add(shop)
+    session.commit()
+    return shop
