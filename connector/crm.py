@@ -32,7 +32,8 @@ def marker_for(key: str) -> str:
 
 
 def _due(rows, now: datetime):  # noqa: ANN001
-    return [r for r in rows if r.attempts == 0 or r.updated_at + backoff(r.attempts) <= now]
+    """Rows never tried, or pending again after a success (an update); failed tries wait a backoff."""
+    return [r for r in rows if r.last_error is None or r.updated_at + backoff(r.attempts) <= now]
 
 
 def write_pending(runtime: Runtime, limit: int = 200) -> int:

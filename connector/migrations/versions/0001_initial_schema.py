@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 23:42:14.886342
+Create Date: 2026-11-24 23:51:03.278553
 """
 import sqlalchemy as sa
 from alembic import op
@@ -61,6 +61,7 @@ def upgrade() -> None:
     sa.Column('opted_out_at', automations.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('properties', sa.JSON(), nullable=False),
     sa.Column('paused_until', automations.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('no_order_event_at', automations.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('source_updated_at', automations.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('deleted_at', automations.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('redacted_at', automations.models.UTCDateTime(timezone=True), nullable=True),
@@ -173,6 +174,7 @@ def upgrade() -> None:
     sa.Column('completed_at', automations.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('order_gid', sa.String(length=64), nullable=True),
     sa.Column('abandoned_at', automations.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('abandon_check_at', automations.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('source_updated_at', automations.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', automations.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_checkouts_contact_id_contacts'), ondelete='SET NULL'),
@@ -180,6 +182,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checkouts')),
     sa.UniqueConstraint('shop_id', 'token', name=op.f('uq_checkouts_shop_id'))
     )
+    with op.batch_alter_table('checkouts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_checkouts_abandon_check_at'), ['abandon_check_at'], unique=False)
+
     op.create_table('consent_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('shop_id', sa.Integer(), nullable=False),
@@ -456,6 +461,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_consent_events_contact_id'))
 
     op.drop_table('consent_events')
+    with op.batch_alter_table('checkouts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_checkouts_abandon_check_at'))
+
     op.drop_table('checkouts')
     op.drop_table('templates')
     op.drop_table('sync_states')
