@@ -1,4 +1,8 @@
-"""A Shopify sandbox served over real HTTP, with one shop."""
+"""A Shopify sandbox served over real HTTP, with one shop.
+
+One server lives for the whole session and hands each request to the current test's sandbox,
+so tests do not each wait for a server to stop.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,19 @@ SHOP = "parlons-demo.myshopify.com"
 API_KEY = "test-api-key"
 API_SECRET = "test-api-secret"
 
+_current: dict = {}
+
+
+def _dispatch(environ, start_response):
+    return _current["app"](environ, start_response)
+
+
+@pytest.fixture(scope="session")
+def _server():
+    server = serve(_dispatch)
+    yield server
+    server.stop()
+
 
 @pytest.fixture
 def sandbox():
@@ -20,7 +37,7 @@ def sandbox():
 
 
 @pytest.fixture
-def sandbox_url(sandbox):
-    server = serve(sandbox.app)
-    yield server.url
-    server.stop()
+def sandbox_url(sandbox, _server):
+    _current["app"] = sandbox.app
+    yield _server.url
+    _current.pop("app", None)
