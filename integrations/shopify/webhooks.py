@@ -315,9 +315,10 @@ def _marketing_consent(topic: str, body: dict) -> list[DomainEvent]:
 
 
 def _app(topic: str, body: dict) -> list[DomainEvent]:
-    key = _first(body.get("myshopify_domain"), body.get("domain")) or str(body.get("id"))
+    shop_id = body.get("id")
+    key = _first(body.get("myshopify_domain"), body.get("domain")) or (str(shop_id) if shop_id else None)
     data = {
-        "shop_id": body.get("id"),
+        "shop_id": shop_id,
         "shop_name": body.get("name"),
         "myshopify_domain": body.get("myshopify_domain"),
         "domain": body.get("domain"),
