@@ -122,9 +122,10 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
         "priority": 60,
         "enabled": False,
         "steps": [_send(
-            "Bienvenue chez {{ shop_name }} {{ first_name }} ! -10 % sur votre prochaine commande avec le code "
-            "{{ discount_code }}",
-            "Welcome to {{ shop_name }} {{ first_name }}! 10% off your next order with code {{ discount_code }}",
+            "Bienvenue {{ first_name }} ! Merci de rejoindre {{ shop_name }} : -10 % sur votre prochaine "
+            "commande avec le code {{ discount_code }}",
+            "Welcome {{ first_name }}! Thanks for joining {{ shop_name }}: 10% off your next order with "
+            "code {{ discount_code }}",
             discount_code="BIENVENUE10",
         )],
     },
