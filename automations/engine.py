@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from automations import commerce, consent, dispatch, links, rules, templating
 from automations import events as ev
-from automations.compose import compose
+from automations.compose import Composition, compose
 from automations.contacts import upsert_contact
 from automations.models import Contact, FlowRun, Link, Message, Order, Rule, Shop
 from automations.policy import ShopPolicy
@@ -84,10 +84,10 @@ def handle_event(
         _, ended = commerce.upsert_order(session, shop, event, contact, now)
         outcome.flows_exited += ended
     outcome.flows_exited += _apply_exits(session, shop, event, contact, now)
-    event_json = _event_json(event)
+    as_json = event_json(event)
     for trigger in dict.fromkeys(triggers):
         for rule in rules.rules_for(session, shop.id, trigger):
-            _start(session, shop, rule, event_json, contact, phone_error, now, outcome,
+            _start(session, shop, rule, as_json, contact, phone_error, now, outcome,
                    store_event_id, shorten)
     session.flush()
     return outcome
@@ -234,7 +234,7 @@ def _apply_exits(
     return dispatch.end_flow_runs(session, ending, reason=f"exit event {event.type}", now=now)
 
 
-def _event_json(event: ev.DomainEvent) -> dict[str, Any]:
+def event_json(event: ev.DomainEvent) -> dict[str, Any]:
     return {**commerce.to_json(event.data), "type": event.type, "subject_key": event.subject_key,
             "occurred_at": event.occurred_at.isoformat() if event.occurred_at else None}
 
@@ -342,22 +342,14 @@ def _create_message(
     key = f"rule:{rule.id}:{run.subject_key}:step:{pc}"
     if session.scalar(sa.select(Message.id).where(Message.idempotency_key == key)):
         return None
-    templates = step["template"] if isinstance(step["template"], dict) else {"": step["template"]}
-    locale = pick_locale(templates, contact.locale, shop.locale)
-    variables = message_variables(shop, contact, event_json, step.get("variables", {}), locale)
-    try:
-        text = tidy(templating.render(templates[locale], variables))
-    except templating.TemplateError as exc:
-        outcome.skip(f"template error in {rule.key}: {exc}")
-        return None
     made: list[Link] = []
     if shorten is None and rule.marketing and policy.public_url:
         shorten = _link_maker(session, shop, contact, policy, rule.key, made)
-    composition = compose(
-        text, policy=policy, to=contact.phone_e164, at=at, marketing=rule.marketing,
-        raw=bool(step.get("raw")), smart=step.get("smart"), locale=locale or shop.locale,
-        shorten=shorten if rule.marketing else None,
-    )
+    try:
+        composition = compose_step(shop, policy, rule, step, contact, event_json, at, shorten)
+    except templating.TemplateError as exc:
+        outcome.skip(f"template error in {rule.key}: {exc}")  # rendered before any link is made
+        return None
     assert composition.window is not None
     message = Message(
         shop_id=shop.id, contact_id=contact.id, rule_id=rule.id, flow_run_id=run.id,
@@ -373,6 +365,22 @@ def _create_message(
     for link in made:
         link.message_id = message.id
     return message
+
+
+def compose_step(
+    shop: Shop, policy: ShopPolicy, rule: RuleSnapshot, step: dict[str, Any], contact: Contact,
+    event_json: dict[str, Any], at: datetime, shorten: Shorten | None,
+) -> Composition:
+    """A send step's message for this contact as it will be sent (TemplateError if it cannot render)."""
+    templates = step["template"] if isinstance(step["template"], dict) else {"": step["template"]}
+    locale = pick_locale(templates, contact.locale, shop.locale)
+    variables = message_variables(shop, contact, event_json, step.get("variables", {}), locale)
+    text = tidy(templating.render(templates[locale], variables))
+    return compose(
+        text, policy=policy, to=contact.phone_e164, at=at, marketing=rule.marketing,
+        raw=bool(step.get("raw")), smart=step.get("smart"), locale=locale or shop.locale,
+        shorten=shorten if rule.marketing else None,
+    )
 
 
 def _link_maker(

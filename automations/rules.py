@@ -471,11 +471,12 @@ def invalidate(shop_id: int) -> None:
 
 def abandon_after(session: Session, shop_id: int) -> timedelta:
     """How long a checkout waits for its order before it counts as abandoned."""
-    delays = [
-        parse_duration(r.definition.get("abandon_after") or DEFAULT_ABANDON_AFTER)
-        for r in rules_for(session, shop_id, CART_ABANDONED)
-    ]
+    delays = [abandon_after_of(r.definition) for r in rules_for(session, shop_id, CART_ABANDONED)]
     return min(delays) if delays else parse_duration(DEFAULT_ABANDON_AFTER)
+
+
+def abandon_after_of(definition: dict[str, Any]) -> timedelta:
+    return parse_duration(definition.get("abandon_after") or DEFAULT_ABANDON_AFTER)
 
 
 def version_definition(session: Session, rule_id: int, version: int) -> dict[str, Any] | None:
