@@ -123,6 +123,9 @@ def test_order_after_the_first_reminder_ends_the_flow(session, shop):
     run = session.scalars(sa.select(FlowRun).join(Rule).where(Rule.key == "abandoned_checkout")).one()
     assert run.status == "exited" and run.exit_reason == "order placed"
     assert run.id in outcome.flows_exited
+    # and the first reminder, not sent yet, is cancelled for that reason
+    [first] = messages(session, "abandoned_checkout")
+    assert (first.status, first.status_reason) == ("cancelled", "order placed")
     engine.advance_flows(session, T0 + timedelta(days=2))
     assert len(messages(session, "abandoned_checkout")) == 1
 
