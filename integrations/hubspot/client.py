@@ -69,16 +69,19 @@ def translate_sdk_error(exc) -> ApiError:
     message, code = f"HubSpot answered {exc.status}", None
     try:
         parsed = json.loads(body or "")
-        message, code = parsed.get("message", message), parsed.get("category")
+        message = parsed.get("message", message)
+        code = parsed.get("category") or (parsed.get("status") if parsed.get("status") != "error" else None)
     except (ValueError, AttributeError):
         pass
     kind = {401: Unauthorized, 403: Unauthorized, 429: RateLimited}.get(exc.status, ApiError)
     return kind(message, status=exc.status, code=code, body=body, retry_after=_retry_after(exc.headers))
 
 
-def _plain(obj) -> dict:
-    """An SDK record as {"id", "properties", "updated_at"}."""
-    return {"id": obj.id, "properties": dict(obj.properties or {}), "updated_at": obj.updated_at}
+def _plain(record: dict) -> dict:
+    """A HubSpot record as {"id", "properties", "updated_at"}."""
+    updated = record.get("updatedAt")
+    return {"id": str(record["id"]), "properties": dict(record.get("properties") or {}),
+            "updated_at": datetime.fromisoformat(updated) if updated else None}
 
 
 class HubSpotClient:
@@ -131,8 +134,12 @@ class HubSpotClient:
                 api.api_client.configuration.access_token = token
         return self._apis[name]
 
-    def _once(self, api: str, method: str, *args, **kwargs):
-        """One HTTP call: wait for a token, call, translate errors, read the rate-limit headers."""
+    def _once(self, api: str, method: str, *args, **kwargs) -> dict:
+        """One HTTP call: wait for a token, call, translate errors, read the rate-limit headers.
+
+        The library builds, authenticates and sends the request; we read the JSON answer
+        ourselves (its model classes cost about a millisecond per record, too slow for a sync).
+        """
         if self.bucket is not None:
             self.bucket.acquire()
             if api.endswith("_search"):
@@ -140,7 +147,8 @@ class HubSpotClient:
         self.requests += 1
         call = getattr(self._api(api), f"{method}_with_http_info")
         try:
-            data, _status, headers = call(*args, _request_timeout=self.timeout, **kwargs)
+            response = call(*args, _request_timeout=self.timeout, _preload_content=False, **kwargs)
+            raw = response.data
         except SDK_ERRORS as exc:
             error = translate_sdk_error(exc)
             if isinstance(error, RateLimited):
@@ -152,8 +160,8 @@ class HubSpotClient:
             raise error from None
         except urllib3.exceptions.HTTPError as exc:
             raise ApiError(f"HubSpot did not answer in time or at all: {type(exc).__name__}") from None
-        self._observe(headers)
-        return data
+        self._observe(response.headers)
+        return json.loads(raw) if raw else {}
 
     def _observe(self, headers) -> None:
         """When HubSpot says the window is spent (other apps or processes), pause the portal."""
@@ -173,10 +181,10 @@ class HubSpotClient:
     def ensure_properties(self) -> list[str]:
         """Create the `parlons` group and our contact properties where missing; return what was created."""
         created = []
-        groups = {g.name for g in self._call("groups", "get_all", "contacts").results}
+        groups = {g["name"] for g in self._call("groups", "get_all", "contacts")["results"]}
         if GROUP["name"] not in groups and self._create_unless_exists("groups", GROUP):
             created.append(GROUP["name"])
-        existing = {p.name for p in self._call("properties", "get_all", "contacts").results}
+        existing = {p["name"] for p in self._call("properties", "get_all", "contacts")["results"]}
         for prop in PROPERTIES:
             body = {**prop, "groupName": GROUP["name"]}
             if prop["name"] not in existing and self._create_unless_exists("properties", body):
@@ -204,30 +212,29 @@ class HubSpotClient:
         if modified_since is None:
             page = self._call("contacts", "get_page", limit=min(limit, 100), after=after,
                               properties=CONTACT_PROPERTIES)
-            nxt = page.paging.next.after if page.paging and page.paging.next else None
-            return [_plain(c) for c in page.results], nxt
+            nxt = page.get("paging", {}).get("next", {}).get("after")
+            return [_plain(c) for c in page["results"]], nxt
         since_ms, offset = int(modified_since.timestamp() * 1000), 0
-        if after and after.startswith("t"):
-            since_ms = int(after[1:])
-        elif after:
-            offset = int(after)
+        if after:  # our cursor: "<anchor ms>:<offset>"
+            anchor, _, position = after.partition(":")
+            since_ms, offset = max(since_ms, int(anchor)), int(position or 0)
         limit = min(limit, 200)
         body = {"filterGroups": [{"filters": [
                     {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(since_ms)}]}],
                 "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
                 "properties": CONTACT_PROPERTIES, "limit": limit, "after": str(offset)}
         page = self._call("contacts_search", "do_search", body)
-        found = [_plain(c) for c in page.results]
-        if not (page.paging and page.paging.next):
+        found = [_plain(c) for c in page["results"]]
+        nxt = page.get("paging", {}).get("next", {}).get("after")
+        if nxt is None:
             return found, None
-        nxt = int(page.paging.next.after)
+        nxt = int(nxt)
         if nxt + limit > SEARCH_WINDOW:
-            last = found[-1]["updated_at"]
-            anchor = int(last.timestamp() * 1000)
+            anchor = int(found[-1]["updated_at"].timestamp() * 1000)
             if anchor <= since_ms:
                 raise ApiError("more than 10,000 contacts changed in the same millisecond")
-            return found, f"t{anchor}"
-        return found, str(nxt)
+            return found, f"{anchor}:0"
+        return found, f"{since_ms}:{nxt}"
 
     def find_contact(self, phone_e164: str | None = None, email: str | None = None) -> dict | None:
         """The contact with this number (our property, then phone, then mobile) or email, in one search."""
@@ -238,7 +245,7 @@ class HubSpotClient:
             return None
         groups = [{"filters": [{"propertyName": n, "operator": "EQ", "value": v}]} for n, v in wanted]
         body = {"filterGroups": groups, "properties": CONTACT_PROPERTIES, "limit": 20}
-        found = [_plain(c) for c in self._call("contacts_search", "do_search", body).results]
+        found = [_plain(c) for c in self._call("contacts_search", "do_search", body)["results"]]
         for name, value in wanted:
             for contact in found:
                 if (contact["properties"].get(name) or "").casefold() == value.casefold():
@@ -250,7 +257,7 @@ class HubSpotClient:
         for start in range(0, len(ids), 100):
             body = {"inputs": [{"id": str(i)} for i in ids[start:start + 100]],
                     "properties": CONTACT_PROPERTIES}
-            out += [_plain(c) for c in self._call("contacts_batch", "read", body).results]
+            out += [_plain(c) for c in self._call("contacts_batch", "read", body)["results"]]
         return out
 
     def batch_upsert(self, contacts: list[dict]) -> list[dict]:
@@ -267,7 +274,7 @@ class HubSpotClient:
             inputs = [{"idProperty": ID_PROPERTY, "id": key, "properties": props}
                       for key, props in items[start:start + 100]]
             result = self._call("contacts_batch", "upsert", {"inputs": inputs})
-            out += [{**_plain(c), "new": c.new} for c in result.results]
+            out += [{**_plain(c), "new": bool(c.get("new"))} for c in result["results"]]
         return out
 
     def update_contact(self, contact_id: str, properties: dict) -> dict:
@@ -301,7 +308,7 @@ class HubSpotClient:
         while True:
             attempt += 1
             try:
-                return self._once("communications", "create", payload).id
+                return str(self._once("communications", "create", payload)["id"])
             except ApiError as error:
                 if not error.retryable or attempt >= self.retry.attempts:
                     raise
@@ -320,7 +327,7 @@ class HubSpotClient:
         body = {"filterGroups": [{"filters": [
                     {"propertyName": "hs_communication_body", "operator": "CONTAINS_TOKEN", "value": marker}]}],
                 "properties": ["hs_communication_body"], "limit": 10}
-        for found in self._call("communications_search", "do_search", body).results:
-            if marker in (found.properties.get("hs_communication_body") or "").split():
-                return found.id
+        for found in self._call("communications_search", "do_search", body)["results"]:
+            if marker in (found["properties"].get("hs_communication_body") or "").split():
+                return str(found["id"])
         return None

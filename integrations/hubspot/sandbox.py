@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import hashlib
 import hmac
 import itertools
@@ -56,6 +57,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+@functools.lru_cache(maxsize=65536)
 def _as_ms(value) -> float | None:
     """A datetime filter value or property as epoch ms (HubSpot accepts both forms)."""
     if value is None:
@@ -204,15 +206,17 @@ class HubSpotSandbox:
 
     def send_webhook_batch(self, events: list[dict], app_url: str,
                            client_secret: str | None = None, timestamp_ms: int | None = None,
-                           signed_uri: str | None = None) -> requests.Response:
-        """POST `events` to `app_url` signed with signature v3 like HubSpot."""
+                           signed_uri: str | None = None,
+                           extra_headers: dict[str, str] | None = None) -> requests.Response:
+        """POST `events` to `app_url` signed with signature v3 like HubSpot (`signed_uri`: the
+        public URL HubSpot would sign when `app_url` is the proxy's inside address)."""
         body = json.dumps(events, separators=(",", ":"))
         timestamp = str(timestamp_ms if timestamp_ms is not None else _now_ms())
         secret = client_secret or self.client_secret
         source = f"POST{signed_uri or app_url}{body}{timestamp}".encode()
         signature = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest())
         headers = {"Content-Type": "application/json", "X-HubSpot-Request-Timestamp": timestamp,
-                   "X-HubSpot-Signature-v3": signature.decode(), "User-Agent": "HubSpot Webhooks"}
+                   "X-HubSpot-Signature-v3": signature.decode(), "User-Agent": "HubSpot Webhooks", **(extra_headers or {})}
         return requests.post(app_url, data=body.encode(), headers=headers, timeout=10)
 
     # ----- HTTP: auth, rate limit, faults ------------------------------------------------------
