@@ -1,6 +1,12 @@
-"""`parlons`: the Flask CLI of the app (db upgrade, worker, demo, preview, sync, …)."""
+"""`parlons`: the Flask CLI of the app (db upgrade, worker, demo, preview, sync, …).
+
+Every module of `connector.commands` lists its commands in `COMMANDS`; they are all registered.
+"""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 import click
 from flask.cli import FlaskGroup
@@ -18,12 +24,12 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from connector.commands import db, demo, preview, worker
+    from connector import commands
 
-    cli.add_command(db.db)
-    cli.add_command(worker.worker)
-    cli.add_command(preview.preview_command)
-    cli.add_command(demo.demo)
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        for command in getattr(module, "COMMANDS", ()):
+            cli.add_command(command)
 
 
 _register()

@@ -26,6 +26,6 @@ class RunningServer:
 def serve(app, port: int = 0, threaded: bool = True) -> RunningServer:
     """Start `app` on 127.0.0.1:`port` (0 = a free port) in a daemon thread."""
     server = make_server("127.0.0.1", port, app, threaded=threaded)
-    thread = threading.Thread(target=server.serve_forever, name=f"serve:{server.server_port}", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"serve:{server.server_port}", daemon=True)
     thread.start()
     return RunningServer(server=server, thread=thread)

@@ -29,3 +29,4 @@ def current() -> None:
     from alembic import command
 
     command.current(current_app.extensions["parlons"].db.alembic_config())
+COMMANDS = [db]

@@ -63,3 +63,4 @@ def demo(port: int, host: str) -> None:
         boxes.stop()
         runtime.close()
         stop_redis()
+COMMANDS = [demo]

@@ -65,3 +65,4 @@ def preview_command(text, to, at, marketing, shop, raw, smart, as_json) -> None:
     except PreviewError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else _human(result))
+COMMANDS = [preview_command]

@@ -26,3 +26,4 @@ def worker(names: tuple[str, ...], burst: bool, simple: bool) -> None:
     cls = SimpleWorker if simple else Worker
     w = cls(queues, connection=runtime.redis)
     w.work(burst=burst, with_scheduler=True, logging_level="INFO")
+COMMANDS = [worker]

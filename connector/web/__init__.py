@@ -1,10 +1,19 @@
-"""HTTP edges: webhooks, install flows, REST API, admin UI, link redirects."""
+"""HTTP edges: webhooks, install flows, REST API, admin UI, link redirects.
+
+Every module of this package that defines a blueprint `bp` is registered, except the demo pages,
+which only `parlons demo` adds.
+"""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 from flask import Flask, current_app
 
 from connector.runtime import Runtime
+
+NOT_AUTO = {"demo"}
 
 
 def rt() -> Runtime:
@@ -12,9 +21,10 @@ def rt() -> Runtime:
 
 
 def register_blueprints(app: Flask) -> None:
-    from connector.web import api, health, provider_webhooks, webhooks
-
-    app.register_blueprint(health.bp)
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(provider_webhooks.bp)
-    app.register_blueprint(api.bp)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name in NOT_AUTO:
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        bp = getattr(module, "bp", None)
+        if bp is not None:
+            app.register_blueprint(bp)
