@@ -244,3 +244,18 @@ def test_a_well_configured_limit_is_never_throttled(redis_conn, sandbox, hubspot
     # then HubSpot never had to say 429
     assert client.throttled == 0
     assert sandbox.portal(PORTAL).throttled == 0
+
+
+def test_a_token_source_is_asked_before_each_call(sandbox, hubspot_url):
+    # given a client whose token comes from a source (the refreshed token of record)
+    tokens = [sandbox.issue_token(PORTAL)]
+    client = HubSpotClient(lambda: tokens[-1], portal_id=PORTAL, base_url=hubspot_url)
+    client.contacts_page()
+
+    # when the token is refreshed and the old one stops working
+    old = tokens[-1]
+    tokens.append(sandbox.issue_token(PORTAL))
+    del sandbox.access_tokens[old]
+
+    # then the next call uses the new one
+    assert client.contacts_page() == ([], None)
