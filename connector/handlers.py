@@ -23,12 +23,12 @@ log = logging.getLogger("parlons.handlers")
 def translate(event: StoreEvent) -> list[DomainEvent]:
     """Domain events of a non-Shopify store event (HubSpot)."""
     if event.source == "hubspot":
-        from integrations.hubspot import webhooks as hubspot_webhooks
+        from sqlalchemy.orm import object_session
 
-        data = json.loads(event.payload)
-        parsed = hubspot_webhooks.parse_event(data)
-        translated = hubspot_webhooks.translate(parsed, own_app_id=event.outcome.get("app_id"))
-        return [translated] if translated is not None else []
+        from connector import hubspot_events
+        from connector.runtime import current
+
+        return hubspot_events.translate(current(), object_session(event), event)
     raise ValueError(f"no translator for source {event.source!r}")
 
 
@@ -94,6 +94,10 @@ def handle_lifecycle(
 
     if shop is None:
         return None
+    if event.source == "hubspot":
+        from connector import hubspot_events
+
+        return hubspot_events.apply_lifecycle(session, shop, domain_event, now)
     if domain_event.type == ev_types.APP_UNINSTALLED:
         shop.status, shop.uninstalled_at = "uninstalled", now
         cancelled = session.execute(

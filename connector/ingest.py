@@ -6,6 +6,8 @@ batches (never one job per event on this hot path).
 
 from __future__ import annotations
 
+import functools
+
 import redis
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,26 +21,40 @@ DRAIN_FLAG_TTL = 120
 
 
 def record_delivery(
-    session: Session, *, source: str, delivery_id: str, topic: str, shop_id: int | None, payload: str
+    bind: Session | sa.Engine, *, source: str, delivery_id: str, topic: str, shop_id: int | None,
+    payload: str,
 ) -> int | None:
-    """Insert the delivery unless (source, delivery_id) is known. Returns the new id, or None."""
+    """Insert the delivery unless (source, delivery_id) is known. Returns the new id, or None.
+
+    Given an engine, it runs in its own short transaction on a Core connection (the webhook hot
+    path: no ORM unit of work); given a session, it joins the session's transaction.
+    """
     values = dict(
         source=source, delivery_id=delivery_id, topic=topic, shop_id=shop_id, payload=payload,
         status="received", outcome={}, received_at=utcnow(),
     )
-    dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(StoreEvent)
-    stmt = insert.values(**values).on_conflict_do_nothing(
-        index_elements=["source", "delivery_id"]
-    ).returning(StoreEvent.id)
-    return session.execute(stmt).scalar_one_or_none()
+    engine = bind if isinstance(bind, sa.Engine) else bind.get_bind()
+    stmt = _insert_once(engine.dialect.name).values(values)
+    if isinstance(bind, sa.Engine):
+        with bind.begin() as conn:
+            return conn.execute(stmt).scalar_one_or_none()
+    return bind.execute(stmt).scalar_one_or_none()
+
+
+@functools.cache
+def _insert_once(dialect: str):  # noqa: ANN202 - a dialect-specific Insert
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(StoreEvent).on_conflict_do_nothing(index_elements=["source", "delivery_id"]).returning(StoreEvent.id)
 
 
 def signal(conn: redis.Redis, kind: str, ids: list[int], enqueue_drain) -> None:  # noqa: ANN001
-    """Queue ids for the `kind` drain job; enqueue that job unless one is already on its way."""
+    """Queue ids for the `kind` drain job; enqueue that job unless one is already on its way.
+    One round trip to Redis when a drain is already on its way."""
+    pipe = conn.pipeline(transaction=False)
     if ids:
-        conn.rpush(PENDING_KEY.format(kind=kind), *ids)
-    if conn.set(DRAIN_FLAG.format(kind=kind), 1, nx=True, ex=DRAIN_FLAG_TTL):
+        pipe.rpush(PENDING_KEY.format(kind=kind), *ids)
+    pipe.set(DRAIN_FLAG.format(kind=kind), 1, nx=True, ex=DRAIN_FLAG_TTL)
+    if pipe.execute()[-1]:
         enqueue_drain()
 
 

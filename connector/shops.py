@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from automations.models import Installation, Shop
 from connector.crypto import SecretBox
+from connector.db import Database
 
 CACHE_SECONDS = 5.0
 
@@ -25,11 +26,18 @@ class ShopRef:
 _cache: dict[str, tuple[float, ShopRef | None]] = {}
 
 
-def shop_ref(session: Session, domain: str, app_secret: str, box: SecretBox) -> ShopRef | None:
+def shop_ref(db: Database, domain: str, app_secret: str, box: SecretBox) -> ShopRef | None:
     hit = _cache.get(domain)
     now = time.monotonic()
     if hit and now - hit[0] < CACHE_SECONDS:
         return hit[1]
+    with db.session() as session:
+        ref = _load(session, domain, app_secret, box)
+    _cache[domain] = (now, ref)
+    return ref
+
+
+def _load(session: Session, domain: str, app_secret: str, box: SecretBox) -> ShopRef | None:
     shop = session.scalar(sa.select(Shop).where(Shop.domain == domain))
     ref = None
     if shop is not None:
@@ -41,7 +49,6 @@ def shop_ref(session: Session, domain: str, app_secret: str, box: SecretBox) -> 
         if own:
             secrets.insert(0, box.decrypt(own) or "")
         ref = ShopRef(shop.id, shop.domain, shop.active, tuple(s for s in secrets if s))
-    _cache[domain] = (now, ref)
     return ref
 
 

@@ -34,12 +34,10 @@ def _verified() -> bool:
 
 def _store(topic: str, delivery_id: str, shop_id: int | None, data: dict) -> int | None:
     runtime = rt()
-    with runtime.db.session() as session:
-        event_id = record_delivery(
-            session, source="twilio", delivery_id=delivery_id, topic=topic, shop_id=shop_id,
-            payload=json.dumps(data),
-        )
-        session.commit()
+    event_id = record_delivery(
+        runtime.db.engine, source="twilio", delivery_id=delivery_id, topic=topic, shop_id=shop_id,
+        payload=json.dumps(data),
+    )
     if event_id is not None:
         jobs.signal_events(runtime, [event_id])
     return event_id

@@ -29,42 +29,38 @@ def shopify():
     raw = request.get_data(cache=False)
     hmac_header = request.headers.get("X-Shopify-Hmac-Sha256")
     domain = (request.headers.get("X-Shopify-Shop-Domain") or "").strip().lower()
-    with runtime.db.session() as session:
-        ref = shop_ref(session, domain, runtime.config.shopify_api_secret, runtime.secrets) if domain else None
-        secrets = ref.webhook_secrets if ref else (runtime.config.shopify_api_secret,)
-        if not hmac_header or not any(
-            s and shopify_webhooks.verify_hmac(raw, hmac_header, s) for s in secrets
-        ):
-            log.warning("shopify webhook rejected: bad signature (shop=%s)", domain or "?")
-            return _answer(401, "bad_signature")
-        topic = request.headers.get("X-Shopify-Topic")
-        delivery_id = request.headers.get("X-Shopify-Webhook-Id")
-        missing = [
-            name for name, value in (
-                ("X-Shopify-Topic", topic), ("X-Shopify-Webhook-Id", delivery_id),
-                ("X-Shopify-Shop-Domain", domain),
-            ) if not value
-        ]
-        if missing:
-            return _answer(400, "missing_headers", missing=missing)
-        if topic not in shopify_webhooks.SUPPORTED_TOPICS:
-            log.info("shopify webhook ignored: unsupported topic %s (shop=%s)", topic, domain)
-            return _answer(200, "unsupported_topic", topic=topic)
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        if not isinstance(body, dict):
-            log.warning("shopify webhook anomalous: body is not a JSON object (topic=%s shop=%s)", topic, domain)
-            return _answer(400, "bad_payload", reason="body is not a JSON object")
-        if ref is None or (not ref.active and topic not in shopify_webhooks.COMPLIANCE_TOPICS):
-            log.info("shopify webhook for unknown or uninstalled shop %s (%s): nothing stored", domain, topic)
-            return _answer(200, "unknown_shop" if ref is None else "shop_uninstalled")
-        event_id = record_delivery(
-            session, source="shopify", delivery_id=delivery_id, topic=topic, shop_id=ref.id,
-            payload=raw.decode("utf-8"),
-        )
-        session.commit()
+    ref = shop_ref(runtime.db, domain, runtime.config.shopify_api_secret, runtime.secrets) if domain else None
+    secrets = ref.webhook_secrets if ref else (runtime.config.shopify_api_secret,)
+    if not hmac_header or not any(s and shopify_webhooks.verify_hmac(raw, hmac_header, s) for s in secrets):
+        log.warning("shopify webhook rejected: bad signature (shop=%s)", domain or "?")
+        return _answer(401, "bad_signature")
+    topic = request.headers.get("X-Shopify-Topic")
+    delivery_id = request.headers.get("X-Shopify-Webhook-Id")
+    missing = [
+        name for name, value in (
+            ("X-Shopify-Topic", topic), ("X-Shopify-Webhook-Id", delivery_id),
+            ("X-Shopify-Shop-Domain", domain),
+        ) if not value
+    ]
+    if missing:
+        return _answer(400, "missing_headers", missing=missing)
+    if topic not in shopify_webhooks.SUPPORTED_TOPICS:
+        log.info("shopify webhook ignored: unsupported topic %s (shop=%s)", topic, domain)
+        return _answer(200, "unsupported_topic", topic=topic)
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        log.warning("shopify webhook anomalous: body is not a JSON object (topic=%s shop=%s)", topic, domain)
+        return _answer(400, "bad_payload", reason="body is not a JSON object")
+    if ref is None or (not ref.active and topic not in shopify_webhooks.COMPLIANCE_TOPICS):
+        log.info("shopify webhook for unknown or uninstalled shop %s (%s): nothing stored", domain, topic)
+        return _answer(200, "unknown_shop" if ref is None else "shop_uninstalled")
+    event_id = record_delivery(
+        runtime.db.engine, source="shopify", delivery_id=delivery_id, topic=topic, shop_id=ref.id,
+        payload=raw.decode("utf-8"),
+    )
     if event_id is None:
         return _answer(200, "duplicate")
     jobs.signal_events(runtime, [event_id])

@@ -1,0 +1,186 @@
+"""Ingest benchmark: signed Shopify webhooks against the web app under gunicorn, compared with a
+bare endpoint on the same server, loaded from a second process.
+
+Prints one JSON line: ingest_rps, bare_rps, ratio (ingest ÷ bare), p50_ms, p99_ms (ingest).
+Target on a 2-core machine: ratio >= 0.5. Uses DATABASE_URL (default: a SQLite file in a
+temporary directory) and REDIS_URL (default: redis://127.0.0.1:6379/14, flushed).
+
+    python bench/ingest.py [--quick] [--seconds N] [--connections N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHOP = "bench-shop.myshopify.com"
+SECRET = "bench-webhook-secret"
+FIXTURE = ROOT / "tests" / "fixtures" / "shopify" / "2026-01" / "orders__create.json"
+
+
+def load(port: int, path: str, seconds: float, connections: int, signed: bool) -> dict:
+    """Keep `connections` keep-alive connections busy for `seconds`; return rps and latencies."""
+    body = FIXTURE.read_bytes()
+    signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            try:
+                if signed:
+                    conn.request("POST", path, body=body, headers={
+                        "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
+                        "X-Shopify-Hmac-Sha256": signature, "X-Shopify-Shop-Domain": SHOP,
+                        "X-Shopify-Webhook-Id": uuid.uuid4().hex})
+                else:
+                    conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    errors[0] += 1
+            except (OSError, http.client.HTTPException):
+                errors[0] += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                continue
+            mine.append(time.perf_counter() - start)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1] if latencies else None,
+        "errors": errors[0],
+        "requests": len(latencies),
+    }
+
+
+def client_main(args: argparse.Namespace) -> None:
+    load(args.port, "/ping", 1.0, args.connections, signed=False)  # warm up both paths
+    load(args.port, "/webhooks/shopify", 1.0, args.connections, signed=True)
+    bare = load(args.port, "/ping", args.seconds, args.connections, signed=False)
+    ingest = load(args.port, "/webhooks/shopify", args.seconds, args.connections, signed=True)
+    print(json.dumps({"bare": bare, "ingest": ingest}))
+
+
+def wait_for(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/ping")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the app did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 s per phase")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds = 5.0
+    if args.client:
+        client_main(args)
+        return
+
+    import redis
+    import sqlalchemy as sa
+
+    from automations.models import Shop
+    from connector.db import Database
+    from connector.devservers import free_port
+
+    tmp = tempfile.TemporaryDirectory()
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", f"sqlite:///{tmp.name}/bench.db")
+    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+    env.update(PARLONS_SHOPIFY_API_SECRET=SECRET, PARLONS_INSTANCE_DIR=tmp.name, PARLONS_QUEUE_PREFIX="bench")
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    db = Database(env["DATABASE_URL"])
+    with db.engine.begin() as conn:
+        from automations.models import Base
+
+        Base.metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    db.upgrade("heads")
+    with db.transaction() as session:
+        session.add(Shop(domain=SHOP, name="Bench"))
+    db.dispose()
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--threads", "4",
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "connector:create_app()"],
+        cwd=ROOT, env=env,
+    )
+    try:
+        wait_for(port)
+        out = subprocess.run(
+            [sys.executable, __file__, "--client", "--port", str(port), "--seconds", str(args.seconds),
+             "--connections", str(args.connections)],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    figures = json.loads(out.stdout)
+    with Database(env["DATABASE_URL"]).session() as session:
+        from automations.models import StoreEvent
+
+        stored = session.scalar(sa.select(sa.func.count()).select_from(StoreEvent))
+    bare, ingest = figures["bare"], figures["ingest"]
+    print(json.dumps({
+        "ingest_rps": round(ingest["rps"], 1),
+        "bare_rps": round(bare["rps"], 1),
+        "ratio": round(ingest["rps"] / bare["rps"], 3) if bare["rps"] else None,
+        "p50_ms": round(ingest["p50_ms"], 2) if ingest["p50_ms"] else None,
+        "p99_ms": round(ingest["p99_ms"], 2) if ingest["p99_ms"] else None,
+        "errors": ingest["errors"] + bare["errors"],
+        "events_stored": stored,
+        "database": env["DATABASE_URL"].split(":", 1)[0],
+        "seconds_per_phase": args.seconds,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,415 @@
+"""Import a store's customers and their SMS consent from Shopify, full or incremental.
+
+Small stores are paged through GraphQL; above `BULK_THRESHOLD` customers a bulk operation runs
+and its JSONL file is streamed line by line, so memory stays flat whatever the store size.
+Customers are imported in batches, one transaction per batch, and the batch's cursor (page
+cursor, or lines of the bulk file done) is committed with it: a sync that dies is resumed where
+it stopped, without importing again what was done. Progress lives in `SyncState` (the admin
+reads it); incremental runs take what changed since the last finished run started.
+
+Per batch, customers we do not know yet (no contact with their customer id, phone or email) are
+inserted together, with the same values `contacts.upsert_contact` and `consent.record` would
+give them; any customer that matches an existing contact goes through those two functions one
+by one, so merging and stale-update rules stay in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from automations import consent as consent_ledger
+from automations.contacts import normalise_phone, upsert_contact
+from automations.events import NOT_SUBSCRIBED, ContactData
+from automations.models import (
+    ConsentEvent,
+    Contact,
+    OutboundWrite,
+    Shop,
+    SyncState,
+    TimelineEntry,
+    utcnow,
+)
+from connector.clients import shopify_for
+from connector.runtime import Runtime, current
+from integrations.shopify.client import ShopifyClient, customer_to_contact
+
+log = logging.getLogger("parlons.sync.shopify")
+
+SOURCE = "shopify"
+BULK_THRESHOLD = 2_000
+BATCH_SIZE = 1_000
+PAGE_SIZE = 250
+MAX_INVALID_KEPT = 200
+LOCK_SECONDS = 900
+_FINISHED_BULK = ("FAILED", "CANCELED", "CANCELLED", "EXPIRED")
+
+Progress = Callable[[int, int | None], None]  # (processed so far, total)
+
+
+class SyncError(RuntimeError):
+    """The sync cannot run (unknown or uninstalled shop, one already running, bulk failed)."""
+
+
+@dataclass
+class SyncResult:
+    mode: str
+    total: int | None
+    imported: int  # customers imported by this run
+    processed: int  # customers done for the whole sync, resumed part included
+    resumed: bool
+    invalid_phones: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+# --- one batch ------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchOutcome:
+    created: int = 0
+    updated: int = 0
+    invalid: list[dict] | None = None
+    processed: int = 0  # for the whole sync, after this batch
+    total: int | None = None
+
+
+def import_batch(session: Session, shop: Shop, nodes: Iterable[dict], now: datetime) -> BatchOutcome:
+    """Import GraphQL Customer nodes (page nodes or bulk lines) into contacts and the ledger."""
+    rows = []
+    for node in nodes:
+        if "__parentId" in node:
+            continue  # a nested connection's line: not a customer
+        contact, consent = customer_to_contact(node)
+        phone = normalise_phone(contact.phone, contact.country, shop.default_region)
+        rows.append((contact, consent, phone, _when(node.get("updatedAt"))))
+    outcome = BatchOutcome(invalid=[
+        {"customer": c.shopify_customer_id, "phone": c.phone, "error": p.error} for c, _, p, _ in rows if p.error
+    ])
+    known = _known_keys(session, shop, rows)
+    fresh, matched, seen = [], [], set()
+    for row in rows:
+        keys = _keys(row[0], row[2].e164)
+        (matched if keys & (known | seen) else fresh).append(row)
+        seen |= keys
+    _insert_new(session, shop, fresh, now)
+    outcome.created = len(fresh)
+    for contact, consent, _, updated_at in matched:
+        result = upsert_contact(session, shop, contact, source=SOURCE, source_updated_at=updated_at)
+        if consent is not None:
+            consent_ledger.record(session, result.contact, consent, now)
+        outcome.created += int(result.created)
+        outcome.updated += int(not result.created)
+    session.flush()
+    return outcome
+
+
+def _keys(contact: ContactData, e164: str | None) -> set[tuple[str, str]]:
+    keys = set()
+    if contact.shopify_customer_id:
+        keys.add(("gid", contact.shopify_customer_id))
+    if e164:
+        keys.add(("phone", e164))
+    if contact.email and contact.email.strip():
+        keys.add(("email", contact.email.strip().lower()))
+    return keys
+
+
+def _known_keys(session: Session, shop: Shop, rows: list) -> set[tuple[str, str]]:
+    """Which of the batch's customer ids, phones and emails an existing contact already has."""
+    gids = [c.shopify_customer_id for c, _, _, _ in rows if c.shopify_customer_id]
+    phones = [p.e164 for _, _, p, _ in rows if p.e164]
+    emails = [c.email.strip().lower() for c, _, _, _ in rows if c.email and c.email.strip()]
+    known: set[tuple[str, str]] = set()
+    for kind, column, values in (("gid", Contact.shopify_customer_id, gids), ("phone", Contact.phone_e164, phones),
+                                 ("email", Contact.email, emails)):
+        for start in range(0, len(values), 500):
+            chunk = values[start:start + 500]
+            found = session.scalars(sa.select(column).where(Contact.shop_id == shop.id, column.in_(chunk)))
+            known |= {(kind, value) for value in found}
+    return known
+
+
+def _insert_new(session: Session, shop: Shop, rows: list, now: datetime) -> None:
+    """Insert contacts nobody knows yet, with their first consent statement, in a few statements."""
+    if not rows:
+        return
+    values = []
+    for contact, consent, phone, updated_at in rows:
+        values.append({
+            "shop_id": shop.id, "phone_e164": phone.e164, "phone_raw": contact.phone[:64] if contact.phone else None,
+            "phone_error": phone.error, "email": contact.email.strip().lower() if contact.email else None,
+            "first_name": contact.first_name or None, "last_name": contact.last_name or None,
+            "locale": contact.locale or None, "tags": list(contact.tags), "orders_count": contact.orders_count,
+            "total_spent": contact.total_spent or None, "last_order_at": contact.last_order_at,
+            "shopify_customer_id": contact.shopify_customer_id, "properties": {"created_from": SOURCE},
+            "consent_status": consent.status if consent is not None else NOT_SUBSCRIBED,
+            "consent_source": consent.source if consent is not None else None,
+            "consent_updated_at": (consent.occurred_at or now) if consent is not None else None,
+            "source_updated_at": updated_at, "created_at": now, "updated_at": now,
+        })
+    ids = session.execute(sa.insert(Contact).returning(Contact.id, sort_by_parameter_order=True), values).scalars().all()
+    ledger = []
+    for contact_id, (_, consent, _, _) in zip(ids, rows, strict=True):
+        if consent is not None:
+            ledger.append({"shop_id": shop.id, "contact_id": contact_id, "status": consent.status,
+                           "source": consent.source, "evidence": dict(consent.evidence or {}),
+                           "occurred_at": consent.occurred_at or now, "recorded_at": now})
+    if not ledger:
+        return
+    entry_ids = session.execute(
+        sa.insert(ConsentEvent).returning(ConsentEvent.id, sort_by_parameter_order=True), ledger
+    ).scalars().all()
+    by_contact = dict(zip(ids, values, strict=True))
+    writes, timeline = [], []
+    for entry_id, entry in zip(entry_ids, ledger, strict=True):
+        if entry["status"] == NOT_SUBSCRIBED:
+            continue  # a new contact starts not subscribed: nothing changed, nothing to tell
+        contact = by_contact[entry["contact_id"]]
+        payload = {
+            "status": entry["status"], "opted_out": False, "source": entry["source"],
+            "occurred_at": entry["occurred_at"].isoformat(), "phone": contact["phone_e164"],
+            "email": contact["email"], "shopify_customer_id": contact["shopify_customer_id"],
+            "hubspot_contact_id": None, "consent_event_id": entry_id,
+        }
+        writes.append({"shop_id": shop.id, "contact_id": entry["contact_id"], "target": "hubspot",
+                       "action": "consent", "key": f"consent:{entry_id}:hubspot", "payload": payload,
+                       "status": "pending", "attempts": 0, "created_at": now, "updated_at": now})
+        timeline.append({"shop_id": shop.id, "contact_id": entry["contact_id"], "kind": "consent",
+                         "key": f"consent:{entry_id}", "occurred_at": entry["occurred_at"],
+                         "body": f"SMS consent: {entry['status']} — source {entry['source']}",
+                         "status": "pending", "attempts": 0, "created_at": now, "updated_at": now})
+    if writes:
+        session.execute(sa.insert(OutboundWrite), writes)
+        session.execute(sa.insert(TimelineEntry), timeline)
+
+
+# --- the sync -------------------------------------------------------------------------------
+
+
+def _batches(items: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Run:
+    """One sync of one shop: its state row, cursor and client."""
+
+    def __init__(self, runtime: Runtime, domain: str, progress: Progress | None, batch_size: int,
+                 poll_interval: float, sleep: Callable[[float], None]) -> None:
+        self.runtime, self.domain, self.progress = runtime, domain, progress
+        self.batch_size, self.poll_interval, self.sleep = batch_size, poll_interval, sleep
+        self.imported = 0
+        self.invalid = 0
+        self.lock: Any = None  # the Redis lock held for this shop, kept alive batch after batch
+
+    def client(self) -> ShopifyClient:
+        with self.runtime.db.transaction() as session:
+            shop = self._shop(session)
+            client = shopify_for(self.runtime, session, shop)
+        if client is None:
+            raise SyncError(f"{self.domain} has no Shopify token")
+        return client
+
+    def _shop(self, session: Session) -> Shop:
+        shop = session.scalar(sa.select(Shop).where(Shop.domain == self.domain))
+        if shop is None or not shop.active:
+            raise SyncError(f"{self.domain} is not an installed shop")
+        return shop
+
+    def begin(self, full: bool) -> tuple[dict, bool]:
+        with self.runtime.db.transaction() as session:
+            shop = self._shop(session)
+            state = session.scalar(sa.select(SyncState).where(SyncState.shop_id == shop.id, SyncState.source == SOURCE))
+            if state is None:
+                state = SyncState(shop_id=shop.id, source=SOURCE, processed=0, invalid=[])
+                session.add(state)
+            if state.cursor and state.status in ("running", "failed") and not full:
+                state.status, state.error = "running", None
+                return json.loads(state.cursor), True
+            since = None if full else state.since
+            cursor = {"started": utcnow().isoformat(), "since": _iso(since), "mode": None}
+            state.status, state.cursor, state.error = "running", json.dumps(cursor), None
+            state.processed, state.total, state.invalid = 0, None, []
+            state.started_at, state.finished_at = utcnow(), None
+            return cursor, False
+
+    def save(self, cursor: dict, *, total: int | None = None) -> None:
+        with self.runtime.db.transaction() as session:
+            state = self._state(session)
+            state.cursor = json.dumps(cursor)
+            if total is not None:
+                state.total = total
+
+    def _state(self, session: Session) -> SyncState:
+        shop = self._shop(session)
+        return session.scalar(sa.select(SyncState).where(SyncState.shop_id == shop.id, SyncState.source == SOURCE))
+
+    def import_nodes(self, nodes: list[dict], cursor: dict) -> None:
+        """One transaction: the batch, the cursor that says it is done, and the progress."""
+        now = utcnow()
+        try:
+            with self.runtime.db.transaction() as session:
+                outcome = self._import(session, nodes, cursor, now)
+        except IntegrityError:
+            # A webhook created one of these contacts meanwhile: take the batch one by one.
+            log.info("sync %s: batch raced a webhook, importing it contact by contact", self.domain)
+            with self.runtime.db.transaction() as session:
+                outcome = self._import(session, nodes, cursor, now, one_by_one=True)
+        self.imported += len(nodes)
+        self.invalid += len(outcome.invalid or [])
+        if self.lock is not None:
+            self.lock.reacquire()
+        if self.progress:
+            self.progress(outcome.processed, outcome.total)
+
+    def _import(self, session: Session, nodes: list[dict], cursor: dict, now: datetime,
+                one_by_one: bool = False) -> BatchOutcome:
+        shop = self._shop(session)
+        if one_by_one:
+            outcome = BatchOutcome(invalid=[])
+            for node in nodes:
+                part = import_batch(session, shop, [node], now)
+                outcome.invalid += part.invalid or []
+        else:
+            outcome = import_batch(session, shop, nodes, now)
+        state = self._state(session)
+        state.cursor = json.dumps(cursor)
+        state.processed = (state.processed or 0) + len(nodes)
+        if outcome.invalid and len(state.invalid or []) < MAX_INVALID_KEPT:
+            state.invalid = (list(state.invalid or []) + outcome.invalid)[:MAX_INVALID_KEPT]
+        outcome.processed, outcome.total = state.processed, state.total
+        return outcome
+
+    def finish(self, cursor: dict) -> SyncResult:
+        with self.runtime.db.transaction() as session:
+            state = self._state(session)
+            state.status, state.cursor, state.finished_at = "done", None, utcnow()
+            state.since = _when(cursor["started"])
+            return SyncResult(cursor["mode"], state.total, self.imported, state.processed, False, self.invalid)
+
+    def fail(self, exc: BaseException) -> None:
+        with self.runtime.db.transaction() as session:
+            state = self._state(session)
+            if state is not None:
+                state.status, state.error = "failed", f"{type(exc).__name__}: {exc}"[:1000]
+
+    # --- modes -----------------------------------------------------------------------------
+
+    def pages(self, cursor: dict) -> None:
+        since = _when(cursor["since"])
+        while True:
+            nodes, after = self.client().customers_page(after=cursor.get("after"), updated_since=since,
+                                                        first=PAGE_SIZE)
+            cursor = {**cursor, "after": after}
+            if nodes:
+                self.import_nodes(nodes, cursor)
+            if after is None:
+                return
+
+    def bulk(self, cursor: dict) -> None:
+        client = self.client()
+        node = client.bulk_operation(cursor["op"]) if cursor.get("op") else None
+        if node is None or node["status"] in _FINISHED_BULK:
+            if node is not None:
+                log.warning("sync %s: bulk operation %s ended %s, starting a new one", self.domain,
+                            node["id"], node["status"])
+            cursor = {**cursor, "op": client.start_bulk_customers(_when(cursor["since"])), "done": 0}
+            self.save(cursor)
+        while True:
+            node = client.bulk_operation(cursor["op"])
+            if node["status"] == "COMPLETED":
+                break
+            if node["status"] in _FINISHED_BULK:
+                raise SyncError(f"bulk operation {node['id']} ended {node['status']} ({node.get('errorCode')})")
+            self.sleep(self.poll_interval)
+        if not node.get("url"):
+            return  # nothing matched
+        lines = client.stream_bulk(node["url"])
+        deque(islice(lines, int(cursor.get("done") or 0)), maxlen=0)  # imported before a crash
+        for batch in _batches(lines, self.batch_size):
+            cursor = {**cursor, "done": int(cursor.get("done") or 0) + len(batch)}
+            self.import_nodes(batch, cursor)
+
+
+def run_sync(
+    runtime: Runtime,
+    domain: str,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    bulk_threshold: int = BULK_THRESHOLD,
+    batch_size: int = BATCH_SIZE,
+    poll_interval: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SyncResult:
+    """Import the shop's customers (changed since the last run, or all with `full`), resuming an
+    interrupted run. One sync per shop at a time."""
+    lock = runtime.redis.lock(f"parlons:sync:shopify:{domain}", timeout=LOCK_SECONDS, blocking=False)
+    if not lock.acquire():
+        raise SyncError(f"a Shopify sync of {domain} is already running")
+    run = _Run(runtime, domain, progress, batch_size, poll_interval, sleep)
+    run.lock = lock
+    try:
+        cursor, resumed = run.begin(full)
+        if cursor.get("mode") is None:
+            since = _when(cursor["since"])
+            total = run.client().customers_count(since)
+            cursor["mode"] = "bulk" if total > bulk_threshold else "pages"
+            run.save(cursor, total=total)
+        log.info("sync %s: %s%s", domain, cursor["mode"], " (resumed)" if resumed else "")
+        if progress:
+            with runtime.db.session() as session:
+                state = run._state(session)
+                progress(state.processed, state.total)
+        (run.bulk if cursor["mode"] == "bulk" else run.pages)(cursor)
+        with runtime.db.session() as session:
+            cursor = json.loads(run._state(session).cursor)
+        result = run.finish(cursor)
+        result.resumed = resumed
+        log.info("sync %s done: %s", domain, result.as_dict())
+        return result
+    except Exception as exc:  # noqa: BLE001 - recorded on the sync state, then raised again
+        log.warning("sync %s stopped: %s", domain, exc)
+        run.fail(exc)
+        raise
+    finally:
+        lock.release()
+
+
+def sync_job(domain: str, full: bool = False) -> dict[str, Any]:
+    """RQ job (queue "sync"): run the sync of one shop in a worker."""
+    return run_sync(current(), domain, full=full).as_dict()
+
+
+def enqueue_sync(runtime: Runtime, domain: str, full: bool = False):  # noqa: ANN201 - an rq Job
+    """Queue the shop's sync (after install, or from the admin)."""
+    return runtime.queue("sync").enqueue(sync_job, domain, full, job_timeout=6 * 3600,
+                                         description=f"Shopify sync of {domain}")
