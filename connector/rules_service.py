@@ -230,7 +230,8 @@ def simulate(runtime: Runtime, rule_id: int, shop: str | None, params: dict[str,
         rule = _rule(session, rule_id, shop, scoped=scoped)
         owner = session.get(Shop, rule.shop_id)
         since, until = period(params, ZoneInfo(owner.timezone or "UTC"), utcnow())
+        domain = owner.domain
         report = simulate_rule(session, rule, since, until, translate_stored)
         session.rollback()  # a simulation writes nothing
     report["by_hour"] = {str(h): n for h, n in report["by_hour"].items()}
-    return {"rule_id": rule_id, "shop": owner.domain, **report}
+    return {"rule_id": rule_id, "shop": domain, **report}
