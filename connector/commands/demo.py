@@ -27,6 +27,7 @@ from connector.sandboxes import start_sandboxes
 def demo(port: int, host: str) -> None:
     """Run Parlons locally on its embedded defaults, with a demo shop to play with."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise here
     from connector import create_app
     from connector.demo import seed
     from integrations.serving import serve
