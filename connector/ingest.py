@@ -34,17 +34,18 @@ def record_delivery(
         status="received", outcome={}, received_at=utcnow(),
     )
     engine = bind if isinstance(bind, sa.Engine) else bind.get_bind()
-    stmt = _insert_once(engine.dialect.name).values(values)
+    stmt = _insert_once(engine.dialect.name)
     if isinstance(bind, sa.Engine):
         with bind.begin() as conn:
-            return conn.execute(stmt).scalar_one_or_none()
-    return bind.execute(stmt).scalar_one_or_none()
+            return conn.execute(stmt, values).scalar_one_or_none()
+    return bind.execute(stmt, values).scalar_one_or_none()
 
 
 @functools.cache
 def _insert_once(dialect: str):  # noqa: ANN202 - a dialect-specific Insert
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(StoreEvent).on_conflict_do_nothing(index_elements=["source", "delivery_id"]).returning(StoreEvent.id)
+    table = StoreEvent.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["source", "delivery_id"]).returning(table.c.id)
 
 
 def signal(conn: redis.Redis, kind: str, ids: list[int], enqueue_drain) -> None:  # noqa: ANN001
