@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import engine
+from automations import conversations, engine
 from automations.events import DomainEvent
 from automations.models import Shop, StoreEvent, utcnow
 from connector import ingest
@@ -105,7 +105,8 @@ def process_one(runtime: Runtime, session: Session, event_id: int) -> bool:
 
 
 def periodic(runtime: Runtime) -> dict[str, int]:
-    """The tick's work: lost signals, abandoned checkouts, flow waits, daily sweeps."""
+    """The tick's work: lost signals, abandoned checkouts, flow waits, conversation expiry,
+    daily sweeps."""
     from automations import commerce
 
     now = utcnow()
@@ -125,6 +126,8 @@ def periodic(runtime: Runtime) -> dict[str, int]:
         counts["abandoned"] = len(abandoned)
     with runtime.db.transaction() as session:
         counts["flows_advanced"] = engine.advance_flows(session, now, redis_conn=runtime.redis)
+    with runtime.db.transaction() as session:
+        counts["conversations_expired"] = len(conversations.expire_due(session, now))
     from connector.sending import recover_stuck
 
     counts["stuck_sends_closed"] = recover_stuck(runtime)
