@@ -42,7 +42,7 @@ TEST_DRIVE = {
             "question": "{{ shop_name }} : ce week-end seulement, essais gratuits & remise "
                         "{{ offer }}. Réservez votre créneau : répondez 1 ({{ slot_1 }}), "
                         "2 ({{ slot_2 }}) ou 3 ({{ slot_3 }}).",
-            "answers": _slots("C'est réservé {{ first_name }} ! Votre essai : SLOT chez "
+            "answers": _slots("C'est réservé{% if first_name %} {{ first_name }}{% endif %} ! Votre essai : SLOT chez "
                               "{{ shop_name }}. A très vite.", "test_drive_slot", "slot"),
         }},
     },
@@ -53,7 +53,7 @@ TEST_DRIVE = {
             "question": "{{ shop_name }}: this weekend only, free test drives & {{ offer }} "
                         "off. Book a slot: reply 1 ({{ slot_1 }}), 2 ({{ slot_2 }}) or 3 "
                         "({{ slot_3 }}).",
-            "answers": _slots("You're booked {{ first_name }}! Your test drive: SLOT at "
+            "answers": _slots("You're booked{% if first_name %} {{ first_name }}{% endif %}! Your test drive: SLOT at "
                               "{{ shop_name }}. See you soon.", "test_drive_slot", "slot"),
         }},
     },
@@ -71,7 +71,7 @@ VISIT_REMINDER = {
     }
     for lang, name, question, no, no_words, cancelled, yes, yes_words, confirmed in (
         ("fr", "Rappel de visite (NON pour annuler)",
-         "Bonjour {{ first_name }}, visite de {{ property }} à {{ visit_time }}. Besoin "
+         "Bonjour{% if first_name %} {{ first_name }}{% endif %}, visite de {{ property }} à {{ visit_time }}. Besoin "
          "d'annuler ? Répondez NON. Sinon, à tout à l'heure !",
          "non", ["annuler", "annulation", "je ne peux pas", "empêché"],
          "C'est noté, la visite de {{ property }} est annulée. Votre conseiller vous recontacte "
@@ -79,7 +79,7 @@ VISIT_REMINDER = {
          "oui", ["je confirme", "confirme", "j'y serai", "a tout a l'heure"],
          "Parfait, à tout à l'heure !"),
         ("en", "Viewing reminder (NO to cancel)",
-         "Hi {{ first_name }}, viewing of {{ property }} at {{ visit_time }}. Need to cancel? "
+         "Hi{% if first_name %} {{ first_name }}{% endif %}, viewing of {{ property }} at {{ visit_time }}. Need to cancel? "
          "Reply NO. Otherwise, see you there!",
          "no", ["can't make it", "cannot make it", "call off"],
          "Noted, the viewing of {{ property }} is cancelled. Your agent will contact you to "
