@@ -3,7 +3,6 @@ temporary SQLite file), cleaned between tests, and a French shop."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -13,16 +12,12 @@ from sqlalchemy.orm import Session
 
 from automations import rules
 from automations.models import Base, Shop
-from connector.db import make_engine
 
 
 @pytest.fixture(scope="session")
-def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'automations.db'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+def db_engine(migrated_database) -> sa.Engine:
+    """The schema as the migrations build it (tests/conftest.py)."""
+    return migrated_database.engine
 
 
 def _clean(engine: sa.Engine) -> None:
