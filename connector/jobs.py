@@ -90,11 +90,13 @@ def tick(reschedule: bool = True) -> dict[str, int]:
     from connector.pipeline import periodic
 
     runtime = current()
-    counts = periodic(runtime)
-    signal_dispatch(runtime)
-    signal_crm(runtime)
-    if reschedule:
-        schedule_tick(runtime)
+    try:
+        counts = periodic(runtime)
+        signal_dispatch(runtime)
+        signal_crm(runtime)
+    finally:  # a failing tick must not stop the heartbeat
+        if reschedule:
+            schedule_tick(runtime)
     return counts
 
 
