@@ -176,8 +176,19 @@ def close(session: Session, conversation: Conversation, now: datetime) -> None:
     conversation.updated_at = now
     contact = session.get(Contact, conversation.contact_id)
     if contact is not None:
-        contact.paused_until = None
+        paused, contact.paused_until = contact.paused_until, None
+        if paused is not None and paused > now:
+            _release_held(session, contact.id, paused, now)
     session.flush()
+
+
+def _release_held(session: Session, contact_id: int, paused: datetime, now: datetime) -> None:
+    """Messages the dispatcher deferred to the end of the pause leave now instead."""
+    session.execute(sa.update(Message).where(
+        Message.contact_id == contact_id, Message.direction == "outbound",
+        Message.status == "scheduled", Message.send_at > now, Message.send_at <= paused,
+        Message.status_reason.like("paused%"),
+    ).values(send_at=now, status_reason="automation resumed: conversation closed", updated_at=now))
 
 
 def add_note(
