@@ -26,8 +26,8 @@ def record_delivery(
 ) -> int | None:
     """Insert the delivery unless (source, delivery_id) is known. Returns the new id, or None.
 
-    Given an engine, it runs in its own short transaction on a Core connection (the webhook hot
-    path: no ORM unit of work); given a session, it joins the session's transaction.
+    Given an engine, it runs as a single autocommitted statement on a Core connection (the
+    webhook hot path: no ORM unit of work); given a session, it joins the session's transaction.
     """
     values = dict(
         source=source, delivery_id=delivery_id, topic=topic, shop_id=shop_id, payload=payload,
@@ -36,7 +36,8 @@ def record_delivery(
     engine = bind if isinstance(bind, sa.Engine) else bind.get_bind()
     stmt = _insert_once(engine.dialect.name)
     if isinstance(bind, sa.Engine):
-        with bind.begin() as conn:
+        # One statement, atomic on its own: autocommit saves the BEGIN and COMMIT round trips.
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             return conn.execute(stmt, values).scalar_one_or_none()
     return bind.execute(stmt, values).scalar_one_or_none()
 
