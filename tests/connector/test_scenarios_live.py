@@ -238,3 +238,63 @@ def test_medical_appointment_n_offers_new_slots_and_books_one(live):
             Message.conversation_id == started["conversation_id"],
             Message.direction == "outbound")).all()
     assert set(sent) == {"sent"}
+
+
+# ----------------------------------------------------------------------------- refusals
+
+AUTH = {"Authorization": "Bearer test-api-token"}
+
+
+def test_the_api_says_why_a_conversation_cannot_start(client):
+    from tests.connector.helpers import SHOP as TEST_SHOP
+    from tests.connector.helpers import make_shop
+
+    make_shop(client.application.extensions["parlons"].db, sms_number=NUMBER)
+    base = {"shop": TEST_SHOP, "to": PHONE}
+    assert client.post("/api/v1/conversations", json=base).status_code == 401
+    answer = client.post("/api/v1/conversations", headers=AUTH, json={**base, "scenario": "nope"})
+    assert answer.status_code == 400 and "unknown scenario" in answer.json["messages"]["scenario"][0]
+    answer = client.post("/api/v1/conversations", headers=AUTH,
+                         json={**base, "scenario": "online_class", "variables": {"course": "Yoga"}})
+    assert answer.status_code == 400
+    assert answer.json["messages"]["variables"] == ["missing: link, starts"]
+    answer = client.post("/api/v1/conversations", headers=AUTH,
+                         json={**base, "to": "12", "scenario": "abandoned_cart"})
+    assert answer.status_code == 400 and "to" in answer.json["messages"]
+    answer = client.post("/api/v1/conversations", headers=AUTH,
+                         json={**base, "shop": "other.myshopify.com", "scenario": "abandoned_cart"})
+    assert answer.status_code == 404
+    # a marketing scenario to a phone that never consented is refused, and says so
+    answer = client.post("/api/v1/conversations", headers=AUTH,
+                         json={**base, "scenario": "abandoned_cart"})
+    assert answer.status_code == 409
+    assert answer.json["messages"]["to"] == ["a marketing conversation needs SMS marketing consent"]
+    answer = client.post("/api/v1/conversations", headers=AUTH, json={**base, "flow": {"key": "x"}})
+    assert answer.status_code == 400 and "flow" in answer.json["messages"]
+
+
+def test_a_flow_of_your_own_starts_like_a_scenario(client):
+    from tests.connector.helpers import SHOP as TEST_SHOP
+    from tests.connector.helpers import make_shop
+
+    make_shop(client.application.extensions["parlons"].db, sms_number=NUMBER)
+    flow = {"key": "delivery_slot", "steps": {"start": {
+        "question": "Livraison {{ day }} ? Répondez OUI ou NON.",
+        "answers": [{"key": "oui"}, {"key": "non"}]}}}
+    answer = client.post("/api/v1/conversations", headers=AUTH, json={
+        "shop": TEST_SHOP, "to": "0612345678", "flow": flow, "variables": {"day": "demain"}})
+    assert answer.status_code == 201, answer.json
+    assert answer.json["question"] == "Livraison demain ? Répondez OUI ou NON."
+    assert answer.json["to"] == PHONE and answer.json["contact_created"] is True
+    assert answer.json["url"] == f"/admin/conversations/{answer.json['conversation_id']}"
+
+
+def test_scenarios_are_listed_by_the_api_and_the_cli(client):
+    listed = client.get("/api/v1/conversations/scenarios", headers=AUTH).json["scenarios"]
+    assert [s["key"] for s in listed] == ["test_drive", "visit_reminder", "online_class",
+                                          "trip_upsell", "abandoned_cart", "medical_appointment"]
+    assert listed[0]["required_variables"] == ["offer", "slot_1", "slot_2", "slot_3"]
+    from connector.commands.conversations import scenarios
+
+    output = client.application.test_cli_runner().invoke(scenarios, []).output
+    assert "medical_appointment" in output and "variables: appointment, doctor" in output
