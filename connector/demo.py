@@ -45,6 +45,36 @@ class Demo:
         """The demo customer texts the shop's number."""
         return self.boxes.twilio.send_inbound(CUSTOMER["phone"], SMS_NUMBER, text).status_code
 
+    def start_scenario(self, runtime: Runtime, key: str) -> str:
+        """Start a ready-made scenario for the demo customer with its example values; returns
+        what happened. Marketing scenarios first record the customer's consent (the demo
+        customer agreed on this page), unless they replied STOP."""
+        from automations import consent, contacts
+        from automations.events import ContactData
+        from automations.models import Shop, utcnow
+        from automations.scenarios import SCENARIOS
+        from connector.web.api_conversations import StartError, start_and_signal
+
+        scenario = SCENARIOS[key]
+        names = {"first_name": CUSTOMER["first_name"], "last_name": CUSTOMER["last_name"]}
+        with runtime.db.transaction() as session:
+            shop = session.query(Shop).filter_by(domain=SHOP).one()
+            contact = contacts.upsert_contact(session, shop, ContactData(phone=CUSTOMER["phone"], **names),
+                                              source="api").contact
+            if scenario.variants["fr"].marketing and contact.opted_out_at is None \
+                    and contact.consent_status != "subscribed":
+                consent.opt_in(session, contact, "admin",
+                               {"note": "demo customer agreed on the demo page"}, utcnow())
+        variables = {k: v for k, v in scenario.example.items() if v is not None}
+        if key == "abandoned_cart":
+            variables["checkout_url"] = f"https://{SHOP}/cart"
+        try:
+            result = start_and_signal(runtime, {"shop": SHOP, "to": CUSTOMER["phone"], "scenario": key,
+                                                "variables": variables})
+        except StartError as exc:
+            return f"{key} not started: {exc}"
+        return f"{key} started (conversation {result['conversation_id']}): reply from the phone"
+
     customer = CUSTOMER
     number = SMS_NUMBER
 

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from automations.models import Message, StoreEvent
+from automations.scenarios import SCENARIOS, list_scenarios
 from connector.web import rt
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
@@ -23,7 +24,8 @@ def index():
         messages = session.scalars(sa.select(Message).order_by(Message.id.desc()).limit(20)).all()
     demo = _demo()
     return render_template("demo.html", events=events, messages=messages, phone=demo.phone(),
-                           timeline=demo.timeline(), customer=demo.customer, number=demo.number)
+                           timeline=demo.timeline(), customer=demo.customer, number=demo.number,
+                           scenarios=list_scenarios(), notice=request.args.get("notice"))
 
 
 @bp.post("/ship")
@@ -38,3 +40,11 @@ def reply():
     if text:
         _demo().reply(text)
     return redirect(url_for("demo.index"))
+
+
+@bp.post("/scenario")
+def scenario():
+    key = request.form.get("key") or ""
+    if key not in SCENARIOS:
+        return redirect(url_for("demo.index", notice=f"unknown scenario {key!r}"))
+    return redirect(url_for("demo.index", notice=_demo().start_scenario(rt(), key)))

@@ -298,3 +298,53 @@ def test_scenarios_are_listed_by_the_api_and_the_cli(client):
 
     output = client.application.test_cli_runner().invoke(scenarios, []).output
     assert "medical_appointment" in output and "variables: appointment, doctor" in output
+
+
+# ----------------------------------------------------------------------------- demo page
+
+
+def test_the_demo_page_starts_a_scenario_and_the_customer_answers_from_the_phone(
+        config, database, redis_conn, sandboxes):
+    import dataclasses
+
+    from rq import SimpleWorker
+
+    from connector import create_app, jobs
+    from connector.demo import CUSTOMER, seed
+    from connector.devservers import free_port
+    from connector.shops import forget
+    from connector.web import demo as demo_pages
+    from integrations.serving import serve
+
+    # given the demo app as `parlons demo` builds it (sandboxes, demo shop, demo pages)
+    forget()
+    port = free_port()
+    app = create_app(dataclasses.replace(sandboxes.configure(config),
+                                         public_url=f"http://127.0.0.1:{port}"))
+    runtime = app.extensions["parlons"]
+    app.extensions["parlons_demo"] = seed(runtime, sandboxes, f"http://127.0.0.1:{port}")
+    app.register_blueprint(demo_pages.bp)
+    server = serve(app, port=port)
+
+    def work() -> None:
+        with app.app_context():
+            jobs.tick(reschedule=False)
+            SimpleWorker(runtime.queues(), connection=runtime.redis).work(burst=True)
+
+    try:
+        page = app.test_client()
+        assert "Rendez-vous : O pour confirmer" in page.get("/demo").get_data(as_text=True)
+        # when the visitor starts the trip upsell (a marketing scenario) for the demo customer
+        answer = page.post("/demo/scenario", data={"key": "trip_upsell"})
+        assert answer.status_code == 302 and "started" in answer.headers["Location"]
+        work()
+        phone = [m["body"] for m in sandboxes.twilio.inbox(CUSTOMER["phone"])]
+        assert "Répondez OUI avant minuit" in phone[-1]
+        # and answers OUI from the phone view
+        page.post("/demo/reply", data={"text": "OUI"})
+        work()
+        phone = [m["body"] for m in sandboxes.twilio.inbox(CUSTOMER["phone"])]
+        assert phone[-1].startswith("C'est réservé : excursion à Monaco à -15 %")
+    finally:
+        server.stop()
+        runtime.close()
