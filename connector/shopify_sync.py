@@ -90,6 +90,7 @@ def _when(value: str | None) -> datetime | None:
 class BatchOutcome:
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
     invalid: list[dict] | None = None
     processed: int = 0  # for the whole sync, after this batch
     total: int | None = None
@@ -107,11 +108,15 @@ def import_batch(session: Session, shop: Shop, nodes: Iterable[dict], now: datet
     outcome = BatchOutcome(invalid=[
         {"customer": c.shopify_customer_id, "phone": c.phone, "error": p.error} for c, _, p, _ in rows if p.error
     ])
-    known = _known_keys(session, shop, rows)
+    known, held = _known_keys(session, shop, rows)
     fresh, matched, seen = [], [], set()
     for row in rows:
+        if _unchanged(row, held):
+            outcome.unchanged += 1
+            continue
         keys = _keys(row[0], row[2].e164)
-        (matched if keys & (known | seen) else fresh).append(row)
+        new = row[0].shopify_customer_id and not keys & (known | seen)
+        (fresh if new else matched).append(row)
         seen |= keys
     _insert_new(session, shop, fresh, now)
     outcome.created = len(fresh)
@@ -136,19 +141,37 @@ def _keys(contact: ContactData, e164: str | None) -> set[tuple[str, str]]:
     return keys
 
 
-def _known_keys(session: Session, shop: Shop, rows: list) -> set[tuple[str, str]]:
-    """Which of the batch's customer ids, phones and emails an existing contact already has."""
+def _known_keys(session: Session, shop: Shop, rows: list) -> tuple[set[tuple[str, str]], dict[str, tuple]]:
+    """Which of the batch's customer ids, phones and emails an existing contact already has, and
+    for known customer ids, what we hold (source_updated_at, consent status)."""
     gids = [c.shopify_customer_id for c, _, _, _ in rows if c.shopify_customer_id]
     phones = [p.e164 for _, _, p, _ in rows if p.e164]
     emails = [c.email.strip().lower() for c, _, _, _ in rows if c.email and c.email.strip()]
     known: set[tuple[str, str]] = set()
-    for kind, column, values in (("gid", Contact.shopify_customer_id, gids), ("phone", Contact.phone_e164, phones),
-                                 ("email", Contact.email, emails)):
+    held: dict[str, tuple] = {}
+    for start in range(0, len(gids), 500):
+        found = session.execute(
+            sa.select(Contact.shopify_customer_id, Contact.source_updated_at, Contact.consent_status)
+            .where(Contact.shop_id == shop.id, Contact.shopify_customer_id.in_(gids[start:start + 500]))
+        )
+        for gid, updated_at, status in found:
+            known.add(("gid", gid))
+            held[gid] = (updated_at, status)
+    for kind, column, values in (("phone", Contact.phone_e164, phones), ("email", Contact.email, emails)):
         for start in range(0, len(values), 500):
             chunk = values[start:start + 500]
             found = session.scalars(sa.select(column).where(Contact.shop_id == shop.id, column.in_(chunk)))
             known |= {(kind, value) for value in found}
-    return known
+    return known, held
+
+
+def _unchanged(row: tuple, held: dict[str, tuple]) -> bool:
+    """A customer we already hold as it is now (not updated since, same consent): nothing to do."""
+    contact, consent, _, updated_at = row
+    ours = held.get(contact.shopify_customer_id or "")
+    if ours is None or ours[0] is None or updated_at is None or updated_at > ours[0]:
+        return False
+    return consent is None or consent.status == ours[1]
 
 
 def _insert_new(session: Session, shop: Shop, rows: list, now: datetime) -> None:
@@ -169,7 +192,15 @@ def _insert_new(session: Session, shop: Shop, rows: list, now: datetime) -> None
             "consent_updated_at": (consent.occurred_at or now) if consent is not None else None,
             "source_updated_at": updated_at, "created_at": now, "updated_at": now,
         })
-    ids = session.execute(sa.insert(Contact).returning(Contact.id, sort_by_parameter_order=True), values).scalars().all()
+    # Core executemany without RETURNING (which SQLite runs row by row); ids are read back after.
+    connection = session.connection()
+    connection.execute(Contact.__table__.insert(), values)
+    gids = [v["shopify_customer_id"] for v in values]
+    id_of = dict(connection.execute(
+        sa.select(Contact.shopify_customer_id, Contact.id).where(Contact.shop_id == shop.id,
+                                                                 Contact.shopify_customer_id.in_(gids))
+    ).all())
+    ids = [id_of[gid] for gid in gids]
     ledger = []
     for contact_id, (_, consent, _, _) in zip(ids, rows, strict=True):
         if consent is not None:
@@ -178,9 +209,11 @@ def _insert_new(session: Session, shop: Shop, rows: list, now: datetime) -> None
                            "occurred_at": consent.occurred_at or now, "recorded_at": now})
     if not ledger:
         return
-    entry_ids = session.execute(
-        sa.insert(ConsentEvent).returning(ConsentEvent.id, sort_by_parameter_order=True), ledger
-    ).scalars().all()
+    connection.execute(ConsentEvent.__table__.insert(), ledger)
+    entry_of = dict(connection.execute(
+        sa.select(ConsentEvent.contact_id, ConsentEvent.id).where(ConsentEvent.contact_id.in_(ids))
+    ).all())
+    entry_ids = [entry_of[entry["contact_id"]] for entry in ledger]
     by_contact = dict(zip(ids, values, strict=True))
     writes, timeline = [], []
     for entry_id, entry in zip(entry_ids, ledger, strict=True):
@@ -201,8 +234,8 @@ def _insert_new(session: Session, shop: Shop, rows: list, now: datetime) -> None
                          "body": f"SMS consent: {entry['status']} — source {entry['source']}",
                          "status": "pending", "attempts": 0, "created_at": now, "updated_at": now})
     if writes:
-        session.execute(sa.insert(OutboundWrite), writes)
-        session.execute(sa.insert(TimelineEntry), timeline)
+        connection.execute(OutboundWrite.__table__.insert(), writes)
+        connection.execute(TimelineEntry.__table__.insert(), timeline)
 
 
 # --- the sync -------------------------------------------------------------------------------

@@ -51,6 +51,10 @@ CUSTOMERS_QUERY = (
     "}"
 )
 
+CUSTOMERS_COUNT_QUERY = """query CustomersCount($query: String) {
+  customersCount(query: $query) { count precision }
+}"""
+
 BULK_RUN_MUTATION = """mutation StartBulkCustomers($query: String!) {
   bulkOperationRunQuery(query: $query) {
     bulkOperation { id status }
@@ -264,6 +268,12 @@ class ShopifyClient:
         variables = {"first": first, "after": after, "query": _updated_filter(updated_since)}
         data = self.execute(CUSTOMERS_QUERY, variables, "CustomersPage", estimated_cost=first + 2)
         return _page(data["customers"])
+
+    def customers_count(self, updated_since: datetime | None = None) -> int:
+        """How many customers there are (updated after `updated_since` when given)."""
+        data = self.execute(CUSTOMERS_COUNT_QUERY, {"query": _updated_filter(updated_since)}, "CustomersCount",
+                            estimated_cost=1)
+        return int((data.get("customersCount") or {}).get("count") or 0)
 
     def start_bulk_customers(self, updated_since: datetime | None = None) -> str:
         search = _updated_filter(updated_since)

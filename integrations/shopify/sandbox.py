@@ -357,7 +357,7 @@ class ShopifySandbox:
     def _cost(root: str, variables: dict) -> int:
         first = int(variables.get("first") or 0)
         return {"customers": first + 2, "webhookSubscriptions": first + 2, "abandonedCheckouts": first * 6 + 2,
-                "shop": 2, "node": 1}.get(root, 10)
+                "shop": 2, "node": 1, "customersCount": 1}.get(root, 10)
 
     # --- GraphQL operations: (state, variables, query) -> (data, actual cost) ---------------
 
@@ -373,6 +373,11 @@ class ShopifySandbox:
         more, page = len(page) > int(variables.get("first") or 50), page[: int(variables.get("first") or 50)]
         edges = [{"cursor": _cursor(i), "node": state.customer(i)} for i in page]
         return {"customers": _connection(edges, more)}, len(edges) + 2
+
+    def _op_customersCount(self, state: _Shop, variables: dict, query: str) -> tuple[dict, int]:
+        since = _UPDATED_RE.search(variables.get("query") or "")
+        count = sum(1 for _ in state.customer_indices(-1, _parse(since[1]) if since else None))
+        return {"customersCount": {"count": count, "precision": "EXACT"}}, 1
 
     def _op_bulkOperationRunQuery(self, state: _Shop, variables: dict, query: str) -> tuple[dict, int]:
         inner = variables.get("query") or ""
