@@ -148,22 +148,30 @@ def apply_page(session: Session, shop: Shop, records: list[dict], report: SyncRe
                              "detail": phone.error})
         rows.append((record, props, raw, phone.e164, email))
     by_hubspot, by_phone, by_email = _lookup(session, shop.id, rows)
+    new_rows: list[dict] = []  # plain new contacts, inserted in one statement
     for record, props, raw, e164, email in rows:
         hubspot_id = record["id"]
         contact = by_hubspot.get(hubspot_id)
+        if isinstance(contact, dict):
+            continue  # the same contact twice in a page: already on its way in
         if contact is None:
             contact = (by_phone.get(e164) if e164 else None) or (by_email.get(email) if email else None)
-            if contact is not None and (contact.deleted_at is not None
-                                        or contact.hubspot_contact_id not in (None, hubspot_id)):
+            if isinstance(contact, dict) or contact is not None and (
+                    contact.deleted_at is not None or contact.hubspot_contact_id not in (None, hubspot_id)):
                 report.duplicates += 1
-                other = contact.hubspot_contact_id or "a contact deleted from HubSpot"
+                other = (contact["hubspot_contact_id"] if isinstance(contact, dict)
+                         else contact.hubspot_contact_id or "a contact deleted from HubSpot")
                 problems.append({"hubspot_id": hubspot_id, "problem": "duplicate", "phone": e164, "email": email,
                                  "detail": f"same phone or email as {other}; not linked"})
                 continue
+        if contact is None and not _stated_consent(props):
+            new_rows.append(_new_row(shop, props, hubspot_id, raw, e164, email))
+            for key, index in ((hubspot_id, by_hubspot), (e164, by_phone), (email, by_email)):
+                if key:
+                    index.setdefault(key, new_rows[-1])
+            continue
         if contact is None:
-            contact = Contact(shop_id=shop.id, tags=[], properties={"created_from": SOURCE},
-                              consent_status="not_subscribed", phone_raw=(raw or None) and raw[:64],
-                              phone_e164=e164, email=email)
+            contact = Contact(**_new_row(shop, props, hubspot_id, raw, e164, email))
             session.add(contact)
             report.created += 1
         elif contact.hubspot_contact_id != hubspot_id:
@@ -174,18 +182,39 @@ def apply_page(session: Session, shop: Shop, records: list[dict], report: SyncRe
             if key:
                 index.setdefault(key, contact)
         _consent(session, contact, props, record, now)
+    if new_rows:
+        session.execute(sa.insert(Contact), new_rows)
+        report.created += len(new_rows)
     report.pulled += len(records)
     session.flush()
     return problems
+
+
+def _stated_consent(props: dict) -> bool:
+    return props.get("parlons_sms_consent") in CONSENT_STATES and props.get("parlons_sms_consent") != "not_subscribed"
+
+
+def _new_row(shop: Shop, props: dict, hubspot_id: str, raw: str | None, e164: str | None,
+             email: str | None) -> dict:
+    properties = {"created_from": SOURCE}
+    if props.get("lifecyclestage"):
+        properties["hubspot_lifecyclestage"] = props["lifecyclestage"]
+    return {"shop_id": shop.id, "hubspot_contact_id": hubspot_id, "phone_e164": e164,
+            "phone_raw": raw[:64] if raw else None, "phone_error": None if e164 or not raw else "not a valid phone number",
+            "email": email, "first_name": props.get("firstname"), "last_name": props.get("lastname"),
+            "tags": [], "properties": properties, "consent_status": "not_subscribed"}
 
 
 def _lookup(session: Session, shop_id: int, rows) -> tuple[dict, dict, dict]:  # noqa: ANN001
     ids = [r[0]["id"] for r in rows]
     phones = [r[3] for r in rows if r[3]]
     emails = [r[4] for r in rows if r[4]]
-    found = session.scalars(sa.select(Contact).where(Contact.shop_id == shop_id, sa.or_(
-        Contact.hubspot_contact_id.in_(ids), Contact.phone_e164.in_(phones), Contact.email.in_(emails),
-    )).order_by(Contact.id)).all()
+    found: dict[int, Contact] = {}
+    for column, values in ((Contact.hubspot_contact_id, ids), (Contact.phone_e164, phones), (Contact.email, emails)):
+        if values:  # one indexed lookup each (an OR of the three would scan)
+            found.update((c.id, c) for c in session.scalars(
+                sa.select(Contact).where(Contact.shop_id == shop_id, column.in_(values))))
+    found = [found[k] for k in sorted(found)]
     by_hubspot = {c.hubspot_contact_id: c for c in found if c.hubspot_contact_id and c.deleted_at is None}
     by_phone: dict[str, Contact] = {}
     by_email: dict[str, Contact] = {}
