@@ -282,10 +282,11 @@ def _start(
     _run(session, shop, rule, run, contact, now, outcome, store_event_id, shorten)
 
 
-def _insert(session: Session, row: Any, *unique: Any) -> bool:
-    """Insert unless a row with the same unique key exists (checked, then guarded by a savepoint)."""
+def _insert(session: Session, row: Any, *unique: Any, checked: bool = False) -> bool:
+    """Insert unless a row with the same unique key exists (checked, unless the caller just did,
+    then guarded by a savepoint)."""
     model = type(row)
-    if session.scalar(sa.select(sa.func.count()).select_from(model).where(*unique)):
+    if not checked and session.scalar(sa.select(sa.func.count()).select_from(model).where(*unique)):
         return False
     try:
         with session.begin_nested():
@@ -360,7 +361,7 @@ def _create_message(
         status_reason=composition.window.deferred_reason, idempotency_key=key,
         send_at=composition.window.send_at,
     )
-    if not _insert(session, message, Message.idempotency_key == key):
+    if not _insert(session, message, Message.idempotency_key == key, checked=True):
         return None
     for link in made:
         link.message_id = message.id

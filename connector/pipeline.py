@@ -1,7 +1,8 @@
 """Worker side of ingest: stored deliveries become domain events the engine acts on.
 
-Each store event is processed in its own transaction; whatever happens, it ends in a status
-that says why (processed, invalid, ignored, failed) and never blocks the rest of the batch.
+Store events are processed in chunks, one transaction per chunk (a failing chunk is replayed one
+event per transaction); whatever happens, each ends in a status that says why (processed,
+invalid, ignored, failed) and never blocks the rest of the batch.
 """
 
 from __future__ import annotations
@@ -46,7 +47,30 @@ def translate(event: StoreEvent) -> list[DomainEvent]:
     return handlers.translate(event)
 
 
+CHUNK = 100  # store events per transaction
+
+
 def process_store_events(runtime: Runtime, ids: list[int]) -> int:
+    """Process events in chunks of CHUNK per transaction (rows locked in id order); a chunk in
+    which anything raises is rolled back and replayed one event per transaction."""
+    done = 0
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        try:
+            with runtime.db.transaction() as session:
+                rows = session.scalars(
+                    sa.select(StoreEvent).where(StoreEvent.id.in_(chunk)).order_by(StoreEvent.id).with_for_update()
+                ).all()
+                locked = {row.id: row for row in rows}
+                count = sum(process_one(runtime, session, i, locked=locked.get(i)) for i in chunk)
+        except Exception:  # noqa: BLE001 - replayed below, one transaction per event
+            log.warning("a chunk of %d store events failed; replaying them one by one", len(chunk))
+            count = _one_by_one(runtime, chunk)
+        done += count
+    return done
+
+
+def _one_by_one(runtime: Runtime, ids: list[int]) -> int:
     done = 0
     for event_id in ids:
         try:
@@ -64,8 +88,11 @@ def process_store_events(runtime: Runtime, ids: list[int]) -> int:
     return done
 
 
-def process_one(runtime: Runtime, session: Session, event_id: int) -> bool:
-    ev = session.execute(
+def process_one(
+    runtime: Runtime, session: Session, event_id: int, *, locked: StoreEvent | None | bool = False
+) -> bool:
+    """Process one stored event; `locked` is its row when the caller already locked it (None: gone)."""
+    ev = locked if locked is not False else session.execute(
         sa.select(StoreEvent).where(StoreEvent.id == event_id).with_for_update()
     ).scalar_one_or_none()
     if ev is None or ev.status != "received":
