@@ -13,13 +13,15 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations.models import Contact, OutboundWrite, Shop, TimelineEntry, utcnow
+from automations.models import Contact, Message, OutboundWrite, Shop, TimelineEntry, utcnow
 from connector import clients
 from connector.runtime import Runtime
 from integrations.errors import ApiError
 
 log = logging.getLogger("parlons.crm")
 MAX_ATTEMPTS = 12
+TITLES = {"sms_out": "SMS to {who}", "sms_in": "SMS reply from {who}", "keyword": "Keyword from {who}",
+          "consent": "SMS consent of {who}", "handoff": "Conversation with {who} handed to a person"}
 
 
 def backoff(attempts: int) -> timedelta:
@@ -76,7 +78,8 @@ def _settle(runtime: Runtime, model, row_id: int, work) -> int:  # noqa: ANN001
             return 0
         row.status = outcome
         row.attempts += 1
-        row.last_error = None
+        if outcome in ("written", "done"):
+            row.last_error = None  # a skipped or failed row keeps the reason its work gave
         return 1
 
 
@@ -105,19 +108,37 @@ def write_timeline_entry(runtime: Runtime, session: Session, entry: TimelineEntr
     if contact is None or contact.redacted_at is not None:
         entry.last_error = "no contact to attach it to"
         return "skipped"
+    if contact.deleted_at is not None:  # never re-created in HubSpot behind the CRM user's back
+        entry.last_error = "contact deleted"
+        return "skipped"
     contact_id = hubspot_contact_id(runtime, session, hubspot, shop, contact)
     if contact_id is None:
         entry.last_error = "contact not in HubSpot and the shop does not create contacts"
         return "skipped"
     marker = marker_for(entry.key)
+    body = readable_body(runtime, session, entry, contact)
     if entry.hubspot_id:
-        hubspot.update_communication(entry.hubspot_id, entry.body, marker)
+        hubspot.update_communication(entry.hubspot_id, body, marker)
     else:
         existing = hubspot.find_communication(marker) if entry.attempts else None
         entry.hubspot_id = existing or hubspot.create_communication(
-            contact_id, entry.body, entry.occurred_at, marker
+            contact_id, body, entry.occurred_at, marker
         )
     return "written"
+
+
+def readable_body(runtime: Runtime, session: Session, entry: TimelineEntry, contact: Contact) -> str:
+    """What the CRM user reads: who, what (with its status), and where to follow it up."""
+    name, phone = contact.full_name, contact.phone_e164
+    who = f"{name} ({phone})" if name and phone else name or phone
+    lines = [TITLES.get(entry.kind, "{who}").format(who=who or "an unknown number"), entry.body]
+    message = session.get(Message, entry.message_id) if entry.message_id else None
+    conversation_id = message.conversation_id if message is not None else None
+    if conversation_id is None and entry.kind == "handoff":
+        conversation_id = entry.key.split(":")[1]  # handoff:<conversation id>:<ref>
+    if conversation_id:
+        lines.append(f"Conversation: {runtime.config.public_url.rstrip('/')}/admin/conversations/{conversation_id}")
+    return "\n".join(lines)
 
 
 def carry_out_write(runtime: Runtime, session: Session, write: OutboundWrite) -> str:
