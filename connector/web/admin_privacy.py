@@ -1,0 +1,85 @@
+"""GDPR data-request exports: the list and download in the admin, and `GET /api/v1/exports/<id>`.
+
+Shopify's `customers/data_request` makes an export (automations.privacy); the merchant downloads
+it here and sends it to the customer. The admin shows only the signed-in shop's exports; the API
+uses the REST API's bearer token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, g, jsonify, render_template_string, request
+
+from automations.models import DataExport
+from connector.admin_auth import admin_required
+from connector.web import rt
+from connector.web.admin import add_section
+
+bp = Blueprint("admin_privacy", __name__)
+add_section("admin_privacy.exports", "Privacy")
+
+PAGE = """{% extends "admin_base.html" %}{% block title %}Privacy{% endblock %}
+{% block content %}<section><h2>Customer data requests</h2>
+<p class="muted">Shopify forwards GDPR data requests; download the export and send it to the customer.</p>
+<table><tr><th>Received</th><th>Customer</th><th>Records</th><th></th></tr>
+{% for e in exports %}<tr><td>{{ e.created_at.strftime('%Y-%m-%d %H:%M') }} UTC</td>
+<td>{{ e.request.get('email') or e.request.get('customer_gid') or '?' }}</td>
+<td>{{ e.payload.get('records', []) | length }}</td>
+<td><a href="{{ url_for('admin_privacy.download', export_id=e.id) }}">Download JSON</a></td></tr>
+{% else %}<tr><td colspan="4" class="muted">No data request so far.</td></tr>{% endfor %}
+</table></section>{% endblock %}"""
+
+
+def _export_document(export: DataExport) -> dict:
+    return {"id": export.id, "created_at": export.created_at.isoformat(), "request": export.request,
+            **export.payload}
+
+
+def _attachment(export: DataExport) -> Response:
+    body = json.dumps(_export_document(export), ensure_ascii=False, indent=2)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="parlons-data-request-{export.id}.json"',
+    })
+
+
+@bp.get("/admin/privacy")
+@admin_required
+def exports():
+    rows = g.db.scalars(
+        sa.select(DataExport).where(DataExport.shop_id == g.shop.id).order_by(DataExport.id.desc()).limit(200)
+    ).all()
+    return render_template_string(PAGE, shop=g.shop, exports=rows)
+
+
+@bp.get("/admin/privacy/exports/<int:export_id>.json")
+@admin_required
+def download(export_id: int):
+    export = g.db.get(DataExport, export_id)
+    if export is None or export.shop_id != g.shop.id:
+        abort(404, description="no such export for this shop")
+    return _attachment(export)
+
+
+def _require_api_token() -> None:
+    """The REST API's bearer-token check (`Authorization: Bearer <PARLONS_API_TOKEN>`)."""
+    token = rt().config.api_token
+    given = request.headers.get("Authorization", "")
+    if not token:
+        abort(503, description="the API is disabled: set PARLONS_API_TOKEN to enable it")
+    if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].encode(), token.encode()):
+        abort(401, description="missing or wrong API token")
+
+
+@bp.get("/api/v1/exports/<int:export_id>")
+def api_export(export_id: int):
+    _require_api_token()
+    with rt().db.session() as session:
+        export = session.get(DataExport, export_id)
+        if export is None:
+            abort(404, description="no such export")
+        if request.args.get("download"):
+            return _attachment(export)
+        return jsonify(_export_document(export))
