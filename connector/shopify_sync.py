@@ -26,6 +26,7 @@ from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
+from redis.exceptions import LockNotOwnedError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -319,9 +320,17 @@ class _Run:
         self.imported += len(nodes)
         self.invalid += len(outcome.invalid or [])
         if self.lock is not None:
-            self.lock.reacquire()
+            self._keep_lock()
         if self.progress:
             self.progress(outcome.processed, outcome.total)
+
+    def _keep_lock(self) -> None:
+        """Push the lock's expiry back; take it again if it expired, stop if another run has it."""
+        try:
+            self.lock.reacquire()
+        except LockNotOwnedError:
+            if not self.lock.acquire(blocking=False):
+                raise SyncError(f"another sync of {self.domain} took over") from None
 
     def _import(self, session: Session, nodes: list[dict], cursor: dict, now: datetime,
                 one_by_one: bool = False) -> BatchOutcome:
@@ -434,7 +443,10 @@ def run_sync(
         run.fail(exc)
         raise
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except LockNotOwnedError:
+            log.warning("sync %s: its lock had already expired", domain)
 
 
 def sync_job(domain: str, full: bool = False) -> dict[str, Any]:
