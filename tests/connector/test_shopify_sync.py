@@ -164,3 +164,34 @@ def test_the_cli_shows_progress_and_the_worker_job_runs_the_same_sync(live):
     shopify_sync.enqueue_sync(live.runtime, SHOP)
     live.work()
     assert len(contacts(live)) == 9
+
+
+def test_a_stop_reaches_shopify_and_its_echo_adds_nothing_to_the_ledger(live):
+    # given a Shopify customer subscribed to SMS, imported by the sync
+    sandbox = live.boxes.shopify
+    sandbox.add_customers(SHOP, 1)
+    gid = "gid://shopify/Customer/1000000"
+    run_sync(live.runtime, SHOP)
+    assert sandbox.customer(SHOP, gid)["smsMarketingConsent"]["marketingState"] == "SUBSCRIBED"
+    # when they reply STOP
+    live.boxes.twilio.send_inbound("+33610000000", "+33757000001", "STOP")
+    live.work()
+    # then Shopify has them unsubscribed
+    assert sandbox.customer(SHOP, gid)["smsMarketingConsent"]["marketingState"] == "UNSUBSCRIBED"
+    with live.runtime.db.session() as s:
+        ledger_before = s.scalars(sa.select(ConsentEvent.source).order_by(ConsentEvent.id)).all()
+    # when Shopify sends our own change back as customers_marketing_consent/update
+    echo = {"id": 1_000_000, "phone": "+33610000000",
+            "sms_marketing_consent": {"state": "unsubscribed", "opt_in_level": "single_opt_in",
+                                      "consent_updated_at": sandbox.customer(SHOP, gid)["updatedAt"],
+                                      "consent_collected_from": "OTHER"}}
+    sandbox.emit_webhook("customers_marketing_consent/update", echo, f"{live.url}/webhooks/shopify",
+                         live.runtime.config.shopify_api_secret, shop=SHOP)
+    live.work()
+    # then it neither loops back to Shopify nor adds a ledger entry
+    with live.runtime.db.session() as s:
+        assert s.scalars(sa.select(ConsentEvent.source).order_by(ConsentEvent.id)).all() == ledger_before
+        from automations.models import OutboundWrite
+
+        shopify_writes = s.scalars(sa.select(OutboundWrite).where(OutboundWrite.target == "shopify")).all()
+    assert [(w.payload["status"], w.status) for w in shopify_writes] == [("unsubscribed", "done")]
