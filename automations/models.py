@@ -250,7 +250,7 @@ class FlowRun(Base):
     shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     rule_id: Mapped[int] = mapped_column(sa.ForeignKey("rules.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
-    subject_key: Mapped[str] = mapped_column(sa.String(255))
+    subject_key: Mapped[str] = mapped_column(sa.String(255), index=True)  # exits look runs up by it
     status: Mapped[str] = mapped_column(sa.String(16), default="active")  # active|completed|exited
     step: Mapped[int] = mapped_column(default=0)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)

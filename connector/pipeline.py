@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from automations import conversations, engine
 from automations.events import DomainEvent
-from automations.models import Shop, StoreEvent, utcnow
+from automations.models import Rule, Shop, StoreEvent, utcnow
 from connector import ingest
 from connector.runtime import Runtime
 from integrations.shopify import webhooks as shopify_webhooks
@@ -62,12 +62,23 @@ def process_store_events(runtime: Runtime, ids: list[int]) -> int:
                     sa.select(StoreEvent).where(StoreEvent.id.in_(chunk)).order_by(StoreEvent.id).with_for_update()
                 ).all()
                 locked = {row.id: row for row in rows}
+                held = _hold_shops_and_rules(session, {row.shop_id for row in rows if row.shop_id})
                 count = sum(process_one(runtime, session, i, locked=locked.get(i)) for i in chunk)
+                del held
         except Exception:  # noqa: BLE001 - replayed below, one transaction per event
             log.warning("a chunk of %d store events failed; replaying them one by one", len(chunk))
             count = _one_by_one(runtime, chunk)
         done += count
     return done
+
+
+def _hold_shops_and_rules(session: Session, shop_ids: set[int]) -> list[object]:
+    """Load the chunk's shops and their rules once and keep them referenced: the session's
+    identity map holds objects weakly, so `session.get` would otherwise query them per event."""
+    if not shop_ids:
+        return []
+    return [*session.scalars(sa.select(Shop).where(Shop.id.in_(shop_ids))),
+            *session.scalars(sa.select(Rule).where(Rule.shop_id.in_(shop_ids)))]
 
 
 def _one_by_one(runtime: Runtime, ids: list[int]) -> int:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 23:51:03.278553
+Create Date: 2026-11-25 00:23:02.908668
 """
 import sqlalchemy as sa
 from alembic import op
@@ -262,6 +262,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_flow_runs_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_flow_runs_next_at'), ['next_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_flow_runs_shop_id'), ['shop_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_flow_runs_subject_key'), ['subject_key'], unique=False)
 
     op.create_table('orders',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -442,6 +443,7 @@ def downgrade() -> None:
 
     op.drop_table('orders')
     with op.batch_alter_table('flow_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_flow_runs_subject_key'))
         batch_op.drop_index(batch_op.f('ix_flow_runs_shop_id'))
         batch_op.drop_index(batch_op.f('ix_flow_runs_next_at'))
         batch_op.drop_index(batch_op.f('ix_flow_runs_contact_id'))
