@@ -247,7 +247,7 @@ def timed(runtime, ids: list[int], batched: bool) -> float:  # noqa: ANN001
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="5,000 events and a 500-event baseline.")
+    parser.add_argument("--quick", action="store_true", help="3,000 events and a 300-event baseline.")
     parser.add_argument("--events", type=int, help="Events in the batched run (default 50,000).")
     parser.add_argument("--baseline-events", type=int, help="Events in the one-job-per-event run.")
     parser.add_argument("--worker", choices=("simple", "fork"), default="simple",
@@ -259,8 +259,8 @@ def main() -> None:
     if args.work:
         run_worker(args.db, args.redis, args.worker)
         return
-    events = args.events or (5_000 if args.quick else 50_000)
-    baseline_events = args.baseline_events or min(events, 500 if args.quick else 2_000)
+    events = args.events or (3_000 if args.quick else 50_000)
+    baseline_events = args.baseline_events or min(events, 300 if args.quick else 2_000)
 
     from automations.models import Message
 
