@@ -193,6 +193,8 @@ def run_worker(db_url: str, redis_url: str, kind: str) -> None:
     """`--work`: a real RQ worker on the bench's events queue, until stopped."""
     from rq import SimpleWorker, Worker
 
+    import connector.jobs
+    import connector.pipeline  # noqa: F401 - loaded once here, not in every forked job
     from connector.config import Config
     from connector.runtime import Runtime, install
 
