@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from automations import commerce, consent, dispatch, links, rules, templating
 from automations import events as ev
 from automations.compose import Composition, compose
-from automations.contacts import upsert_contact
+from automations.contacts import find_contact, upsert_contact
+from automations.deletion import delete_contact
 from automations.models import Contact, FlowRun, Link, Message, Order, Rule, Shop
 from automations.policy import ShopPolicy
 from automations.rules import RuleSnapshot
@@ -70,6 +71,8 @@ def handle_event(
     if not shop.active:
         outcome.skip("shop uninstalled")
         return outcome
+    if event.type == ev.CUSTOMER_DELETED:
+        return _deleted(session, shop, event, now, outcome)
     contact, phone_error = _resolve_contact(session, shop, event)
     outcome.contact_id = contact.id if contact else None
     triggers = [event.type]
@@ -193,6 +196,20 @@ def eligibility(shop: Shop, contact: Contact, kind: str, phone_error: str | None
     if kind == "marketing" and contact.consent_status != ev.SUBSCRIBED:
         return "no marketing consent"
     return None
+
+
+def _deleted(session: Session, shop: Shop, event: ev.DomainEvent, now: datetime, outcome: Outcome) -> Outcome:
+    """A deleted customer is looked up, never created, and no longer messaged."""
+    data = event.contact or ev.ContactData()
+    source = "hubspot" if data.hubspot_contact_id and not data.shopify_customer_id else "shopify"
+    contact = find_contact(session, shop, data, None)
+    if contact is None:
+        outcome.skip("deleted contact unknown here")
+        return outcome
+    outcome.contact_id = contact.id
+    cancelled = delete_contact(session, contact, source=source, now=now)
+    outcome.skip(f"contact deleted in {source}: {len(cancelled)} waiting message(s) cancelled")
+    return outcome
 
 
 def _resolve_contact(session: Session, shop: Shop, event: ev.DomainEvent) -> tuple[Contact | None, str | None]:

@@ -18,17 +18,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import dispatch, privacy
 from automations import events as ev
+from automations import privacy
+from automations.deletion import delete_contact
 from automations.events import ContactData, DomainEvent
-from automations.models import Contact, FlowRun, OutboundWrite, Shop, StoreEvent
+from automations.models import Contact, OutboundWrite, Shop, StoreEvent
 from connector.runtime import Runtime
 from integrations.errors import ApiError
 from integrations.hubspot import webhooks as hubspot_webhooks
 from integrations.hubspot.schemas import HubSpotEventSchema, PayloadError
 
 log = logging.getLogger("parlons.hubspot")
-DELETED_REASON = "contact deleted in HubSpot"
 _SCHEMA = HubSpotEventSchema()
 _NEEDS_READING = {"contact.creation", "contact.propertyChange"}
 
@@ -131,12 +131,5 @@ def forget_contact(session: Session, shop: Shop, hubspot_id: str | None, now: da
     contacts = linked_contacts(session, shop.id, [hubspot_id] if hubspot_id else [])
     cancelled: list[int] = []
     for contact in contacts:
-        runs = session.scalars(
-            sa.select(FlowRun).where(FlowRun.contact_id == contact.id, FlowRun.status == "active")
-        ).all()
-        dispatch.end_flow_runs(session, runs, reason=DELETED_REASON, now=now)
-        cancelled += dispatch.cancel_scheduled(session, reason=DELETED_REASON, now=now, contact_id=contact.id)
-        contact.hubspot_contact_id = None
-        contact.deleted_at = now
-    session.flush()
+        cancelled += delete_contact(session, contact, source="hubspot", now=now)
     return {"contacts_unlinked": [c.id for c in contacts], "messages_cancelled": cancelled}

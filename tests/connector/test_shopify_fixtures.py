@@ -47,7 +47,7 @@ EXPECTED: dict[str, tuple[list[str], Callable]] = {
     "checkouts__delete": ([], lambda s: s.scalar(sa.select(sa.func.count()).select_from(Checkout)) == 0),
     "customers__create": (["CustomerCreated"], customer_known),
     "customers__update": (["CustomerUpdated"], customer_known),
-    "customers__delete": (["CustomerDeleted"], lambda s: True),
+    "customers__delete": (["CustomerDeleted"], lambda s: s.scalar(sa.select(sa.func.count()).select_from(Contact)) == 0),
     "customers__data_request": (["DataRequested"], lambda s: one(s, DataExport).request["customer_id"] == 191167),
     "customers__redact": (["CustomerRedact"], lambda s: True),
     "customers_marketing_consent__update": (["ConsentChanged"], consent_in_ledger),
@@ -82,3 +82,31 @@ def test_fixture_through_the_route_becomes_its_domain_event_and_state(live, path
         assert stored.status == "processed", stored.outcome
         assert [e["type"] for e in stored.outcome["events"]] == events
         assert state_holds(s)
+
+
+def test_a_deleted_customer_is_no_longer_messaged_and_not_recreated(live):
+    """Given a customer we know with a message waiting, when Shopify says it was deleted, then the
+    contact is unlinked and marked deleted and the waiting message is cancelled with the reason."""
+    from automations.models import Message
+
+    url, secret = f"{live.url}/webhooks/shopify", live.runtime.config.shopify_api_secret
+    live.boxes.shopify.emit_webhook("customers/create", (FIXTURES / "customers__create.json").read_bytes(),
+                                    url, secret, shop=SHOP)
+    live.work()
+    with live.runtime.db.transaction() as s:
+        contact = one(s, Contact, Contact.shopify_customer_id == CUSTOMER)
+        contact.phone_e164 = "+33612345678"
+        s.add(Message(shop_id=contact.shop_id, contact_id=contact.id, direction="outbound", kind="transactional",
+                      to_phone="+33612345678", body="Votre commande…", status="scheduled",
+                      idempotency_key="waiting-1", send_at=contact.created_at.replace(year=2099)))
+        contact_id = contact.id
+    live.boxes.shopify.emit_webhook("customers/delete", (FIXTURES / "customers__delete.json").read_bytes(),
+                                    url, secret, shop=SHOP)
+    live.work()
+    with live.runtime.db.session() as s:
+        contact = s.get(Contact, contact_id)
+        message = one(s, Message, Message.idempotency_key == "waiting-1")
+        assert contact.deleted_at is not None and contact.shopify_customer_id is None
+        assert (message.status, message.status_reason) == ("cancelled", "contact deleted in Shopify")
+        assert s.scalar(sa.select(sa.func.count()).select_from(Contact)) == 1
+
