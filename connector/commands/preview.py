@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from connector.commands.jsonlines import answer_each_line
 from connector.preview import PreviewError, preview
 
 
@@ -43,22 +43,7 @@ def preview_command(text, to, at, marketing, shop, raw, smart, as_json) -> None:
     if text is None:
         raise click.UsageError("give TEXT, or - to read JSON strings from stdin")
     if text == "-":
-        failed = False
-        for number, line in enumerate(sys.stdin, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                if not isinstance(item, str):
-                    raise ValueError("each line must be a JSON string")
-                out = preview(runtime, {**base, "text": item})
-            except PreviewError as exc:
-                failed, out = True, {"line": number, "error": "invalid", "messages": exc.messages}
-            except ValueError as exc:
-                failed, out = True, {"line": number, "error": "invalid", "messages": {"line": [str(exc)]}}
-            click.echo(json.dumps(out, ensure_ascii=False))
-        if failed:
-            sys.exit(1)
+        answer_each_line(lambda item: preview(runtime, {**base, "text": item}))
         return
     try:
         result = preview(runtime, {**base, "text": text})

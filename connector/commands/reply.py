@@ -6,7 +6,6 @@ Nothing is written: no contact, message, consent change or reply is created, eve
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
@@ -19,6 +18,7 @@ from automations import contacts, conversations
 from automations.events import ContactData
 from automations.models import Contact, Conversation, Shop, utcnow
 from automations.templating import TemplateError, render
+from connector.commands.jsonlines import answer_each_line
 
 
 def understand(session: Session | None, shop: Shop | None, phone: str | None,
@@ -122,20 +122,7 @@ def reply_command(text, shop, phone, dry_run, as_json) -> None:  # noqa: ANN001
                 click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json
                            else _human(result))
                 return
-            failed = False
-            for number, line in enumerate(sys.stdin, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                    if not isinstance(item, str):
-                        raise ValueError("each line must be a JSON string")
-                    out = understand(session, found, phone, item)
-                except ValueError as exc:
-                    failed, out = True, {"line": number, "error": "invalid", "message": str(exc)}
-                click.echo(json.dumps(out, ensure_ascii=False))
-            if failed:
-                sys.exit(1)
+            answer_each_line(lambda item: understand(session, found, phone, item))
         finally:
             session.rollback()
 

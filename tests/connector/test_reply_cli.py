@@ -88,7 +88,7 @@ def test_bad_lines_and_missing_dry_run_are_refused(app):
     assert result.exit_code == 1
     outs = [json.loads(line) for line in result.output.splitlines()]
     assert outs[0]["intent"] == "opt_out"
-    assert outs[1] == {"line": 2, "error": "invalid", "message": "each line must be a JSON string"}
+    assert outs[1] == {"line": 2, "error": "invalid", "messages": {"line": ["each line must be a JSON string"]}}
     assert outs[2]["line"] == 3 and outs[2]["error"] == "invalid"
     refused = run(app, "STOP")
     assert refused.exit_code == 2 and "--dry-run" in refused.output
