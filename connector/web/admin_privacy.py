@@ -7,7 +7,6 @@ uses the REST API's bearer token.
 
 from __future__ import annotations
 
-import hmac
 import json
 
 import sqlalchemy as sa
@@ -17,6 +16,7 @@ from automations.models import DataExport
 from connector.admin_auth import admin_required
 from connector.web import rt
 from connector.web.admin import add_section
+from connector.web.api import _authenticate
 
 bp = Blueprint("admin_privacy", __name__)
 add_section("admin_privacy.exports", "Privacy")
@@ -63,19 +63,9 @@ def download(export_id: int):
     return _attachment(export)
 
 
-def _require_api_token() -> None:
-    """The REST API's bearer-token check (`Authorization: Bearer <PARLONS_API_TOKEN>`)."""
-    token = rt().config.api_token
-    given = request.headers.get("Authorization", "")
-    if not token:
-        abort(503, description="the API is disabled: set PARLONS_API_TOKEN to enable it")
-    if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].encode(), token.encode()):
-        abort(401, description="missing or wrong API token")
-
-
 @bp.get("/api/v1/exports/<int:export_id>")
 def api_export(export_id: int):
-    _require_api_token()
+    _authenticate()
     with rt().db.session() as session:
         export = session.get(DataExport, export_id)
         if export is None:
