@@ -98,23 +98,29 @@ def hubspot_contact_id(runtime: Runtime, session: Session, hubspot, shop: Shop, 
     return contact.hubspot_contact_id
 
 
-def write_timeline_entry(runtime: Runtime, session: Session, entry: TimelineEntry) -> str:
-    shop = session.get(Shop, entry.shop_id)
+def hubspot_target(runtime: Runtime, session: Session, shop: Shop, contact: Contact | None):  # noqa: ANN201
+    """(portal client, the contact's HubSpot id) to write to, or the reason there is none."""
     hubspot = clients.hubspot_for(runtime, session, shop)
     if hubspot is None:
-        entry.last_error = "HubSpot is not connected for this shop"
-        return "skipped"
-    contact = session.get(Contact, entry.contact_id) if entry.contact_id else None
+        return "HubSpot is not connected for this shop"
     if contact is None or contact.redacted_at is not None:
-        entry.last_error = "no contact to attach it to"
-        return "skipped"
+        return "no contact to attach it to"
     if contact.deleted_at is not None:  # never re-created in HubSpot behind the CRM user's back
-        entry.last_error = "contact deleted"
-        return "skipped"
+        return "contact deleted"
     contact_id = hubspot_contact_id(runtime, session, hubspot, shop, contact)
     if contact_id is None:
-        entry.last_error = "contact not in HubSpot and the shop does not create contacts"
+        return "contact not in HubSpot and the shop does not create contacts"
+    return hubspot, contact_id
+
+
+def write_timeline_entry(runtime: Runtime, session: Session, entry: TimelineEntry) -> str:
+    shop = session.get(Shop, entry.shop_id)
+    contact = session.get(Contact, entry.contact_id) if entry.contact_id else None
+    target = hubspot_target(runtime, session, shop, contact)
+    if isinstance(target, str):
+        entry.last_error = target
         return "skipped"
+    hubspot, contact_id = target
     marker = marker_for(entry.key)
     body = readable_body(runtime, session, entry, contact)
     if entry.hubspot_id:

@@ -91,16 +91,13 @@ def _shopify_consent(runtime: Runtime, session: Session, shop: Shop, contact: Co
 
 
 def _hubspot_consent(runtime: Runtime, session: Session, shop: Shop, contact: Contact, write: OutboundWrite) -> str:
-    from connector.crm import hubspot_contact_id
+    from connector.crm import hubspot_target
 
-    client = clients.hubspot_for(runtime, session, shop)
-    if client is None:
-        write.last_error = "HubSpot is not connected for this shop"
+    target = hubspot_target(runtime, session, shop, contact)
+    if isinstance(target, str):
+        write.last_error = target
         return "skipped"
-    contact_id = hubspot_contact_id(runtime, session, client, shop, contact)
-    if contact_id is None:
-        write.last_error = "contact not in HubSpot and the shop does not create contacts"
-        return "skipped"
+    client, contact_id = target
     client.update_contact(contact_id, {
         "parlons_sms_consent": write.payload["status"],
         "parlons_sms_consent_source": write.payload.get("source", ""),
