@@ -66,7 +66,7 @@ def process_store_events(runtime: Runtime, ids: list[int]) -> int:
                 count = sum(process_one(runtime, session, i, locked=locked.get(i)) for i in chunk)
                 del held
         except Exception:  # noqa: BLE001 - replayed below, one transaction per event
-            log.warning("a chunk of %d store events failed; replaying them one by one", len(chunk))
+            log.warning("a chunk of %d store events failed; replaying them one by one", len(chunk), exc_info=True)
             count = _one_by_one(runtime, chunk)
         done += count
     return done
