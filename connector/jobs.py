@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from connector import ingest
@@ -19,6 +20,7 @@ log = logging.getLogger("parlons.jobs")
 
 BATCH = 200
 TICK_SECONDS = 15
+DRAIN_BUDGET_SECONDS = 60  # well inside RQ's job timeout; the rest goes to a fresh job
 TICK_JOB_ID = "parlons-tick"
 
 
@@ -35,15 +37,20 @@ def signal_crm(runtime: Runtime) -> None:
 
 
 def drain_events() -> int:
-    """Process pending store events in batches until none is left. Returns how many ran."""
+    """Process pending store events in batches until none is left, or until the time budget is
+    spent: then a fresh job takes over, so a large backlog never outlives the job timeout."""
     from connector.pipeline import process_store_events
 
     runtime = current()
     done = 0
+    deadline = time.monotonic() + DRAIN_BUDGET_SECONDS
     while True:
         ids = ingest.take_batch(runtime.redis, "events", BATCH)
         if ids:
             done += process_store_events(runtime, ids)
+            if time.monotonic() > deadline:
+                runtime.queue("events").enqueue(drain_events)  # the drain flag stays ours
+                break
             continue
         if not ingest.finish_drain(runtime.redis, "events"):
             break

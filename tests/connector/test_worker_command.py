@@ -22,3 +22,24 @@ def test_a_burst_worker_processes_stored_deliveries(app, client):
     assert result.exit_code == 0, result.output
     assert count(db, StoreEvent, StoreEvent.status == "received") == 0
     assert count(db, StoreEvent, StoreEvent.status == "processed") == 2
+
+
+def test_a_long_backlog_is_handed_from_job_to_job_within_the_time_budget(app, client, monkeypatch):
+    # given three stored deliveries, batches of one, and a time budget already spent after a batch
+    from rq import SimpleWorker
+    from rq.registry import FinishedJobRegistry
+
+    from connector import jobs
+
+    monkeypatch.setattr(jobs, "BATCH", 1)
+    monkeypatch.setattr(jobs, "DRAIN_BUDGET_SECONDS", 0)
+    runtime = app.extensions["parlons"]
+    make_shop(runtime.db)
+    for name in ("orders__create.json", "orders__paid.json", "customers__create.json"):
+        post_shopify(client, (FIXTURES / name).read_bytes(), name[:-5].replace("__", "/"), SECRET)
+    # when a worker runs until the queue is empty
+    queue = runtime.queue("events")
+    SimpleWorker([queue], connection=runtime.redis).work(burst=True)
+    # then each job processed one batch and handed the rest to a fresh job, and nothing is left
+    assert count(runtime.db, StoreEvent, StoreEvent.status == "processed") == 3
+    assert len(FinishedJobRegistry(queue=queue)) >= 3
