@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
+from operator import itemgetter
+from queue import Full, Queue
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +43,7 @@ from automations.models import (
     Shop,
     SyncState,
     TimelineEntry,
+    UTCDateTime,
     utcnow,
 )
 from connector.clients import shopify_for
@@ -193,9 +197,8 @@ def _insert_new(session: Session, shop: Shop, rows: list, now: datetime) -> None
             "consent_updated_at": (consent.occurred_at or now) if consent is not None else None,
             "source_updated_at": updated_at, "created_at": now, "updated_at": now,
         })
-    # Core executemany without RETURNING (which SQLite runs row by row); ids are read back after.
     connection = session.connection()
-    connection.execute(Contact.__table__.insert(), values)
+    insert_plain(connection, Contact.__table__, values)
     gids = [v["shopify_customer_id"] for v in values]
     id_of = dict(connection.execute(
         sa.select(Contact.shopify_customer_id, Contact.id).where(Contact.shop_id == shop.id,
@@ -210,7 +213,7 @@ def _insert_new(session: Session, shop: Shop, rows: list, now: datetime) -> None
                            "occurred_at": consent.occurred_at or now, "recorded_at": now})
     if not ledger:
         return
-    connection.execute(ConsentEvent.__table__.insert(), ledger)
+    insert_plain(connection, ConsentEvent.__table__, ledger)
     entry_of = dict(connection.execute(
         sa.select(ConsentEvent.contact_id, ConsentEvent.id).where(ConsentEvent.contact_id.in_(ids))
     ).all())
@@ -234,15 +237,61 @@ def _insert_new(session: Session, shop: Shop, rows: list, now: datetime) -> None
                          "key": f"consent:{entry_id}", "occurred_at": entry["occurred_at"],
                          "body": f"SMS consent: {entry['status']} — source {entry['source']}",
                          "status": "pending", "attempts": 0, "created_at": now, "updated_at": now})
-    if writes:
-        connection.execute(OutboundWrite.__table__.insert(), writes)
-        connection.execute(TimelineEntry.__table__.insert(), timeline)
+    insert_plain(connection, OutboundWrite.__table__, writes)
+    insert_plain(connection, TimelineEntry.__table__, timeline)
+
+
+def insert_plain(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT `rows` (dicts with the same keys) with the driver's executemany, in the
+    connection's transaction, binding each value as the column's SQLAlchemy type would (aware
+    datetimes as naive UTC text on SQLite, JSON as `json.dumps` text) without its per-value
+    processing, the bulk of an import's time otherwise."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    sqlite = dialect.name == "sqlite"
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    names = list(rows[0])
+    converters, marks = [], []
+    for name in names:
+        kind = table.c[name].type
+        if isinstance(kind, UTCDateTime):
+            converters.append(_sqlite_time if sqlite else None)
+            marks.append(mark)
+        elif isinstance(kind, sa.JSON):
+            converters.append(json.dumps)
+            marks.append(mark if sqlite else f"CAST({mark} AS {kind.compile(dialect=dialect)})")
+        else:
+            converters.append(None)
+            marks.append(mark)
+    quote = dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+           f"VALUES ({', '.join(marks)})")
+    pick = itemgetter(*names)
+    plain = [list(pick(row)) for row in rows]
+    for column, convert in enumerate(converters):
+        if convert is not None:
+            for values in plain:
+                if values[column] is not None:
+                    values[column] = convert(values[column])
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(sql, plain)
+    finally:
+        cursor.close()
+
+
+def _sqlite_time(value: datetime) -> str:
+    """What UTCDateTime and SQLite's DateTime store: naive UTC, always with microseconds."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 # --- the sync -------------------------------------------------------------------------------
 
 
-def _batches(items: Iterator[dict], size: int) -> Iterator[list[dict]]:
+def _batches(items: Iterator[dict], size: int) -> Generator[list[dict], None, None]:
     batch: list[dict] = []
     for item in items:
         batch.append(item)
@@ -251,6 +300,48 @@ def _batches(items: Iterator[dict], size: int) -> Iterator[list[dict]]:
             batch = []
     if batch:
         yield batch
+
+
+def read_ahead(batches: Generator[list[dict], None, None], depth: int = 2) -> Iterator[list[dict]]:
+    """Yield `batches` while a thread reads the next ones (download and JSON decoding), at most
+    `depth` ahead: the bulk file keeps coming while a batch is written, memory stays bounded.
+    The reader's error is raised here; stopping early stops the reader."""
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.05)
+                return True
+            except Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not hand_over(("batch", batch)):
+                    return
+            hand_over(("end", None))
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            hand_over(("error", exc))
+        finally:
+            batches.close()
+
+    reader = threading.Thread(target=read, name="shopify-bulk-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        reader.join()
 
 
 class _Run:
@@ -396,7 +487,7 @@ class _Run:
             return  # nothing matched
         lines = client.stream_bulk(node["url"])
         deque(islice(lines, int(cursor.get("done") or 0)), maxlen=0)  # imported before a crash
-        for batch in _batches(lines, self.batch_size):
+        for batch in read_ahead(_batches(lines, self.batch_size)):
             cursor = {**cursor, "done": int(cursor.get("done") or 0) + len(batch)}
             self.import_nodes(batch, cursor)
 
