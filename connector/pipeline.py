@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import conversations, engine
+from automations import conversations, engine, rules
 from automations.events import DomainEvent
 from automations.models import Rule, Shop, StoreEvent, utcnow
 from connector import ingest
@@ -58,6 +58,7 @@ def process_store_events(runtime: Runtime, ids: list[int]) -> int:
         chunk = ids[start:start + CHUNK]
         try:
             with runtime.db.transaction() as session:
+                rules.hold(session)  # no event changes a rule: each shop's are read once per chunk
                 rows = session.scalars(
                     sa.select(StoreEvent).where(StoreEvent.id.in_(chunk)).order_by(StoreEvent.id).with_for_update()
                 ).all()

@@ -14,6 +14,7 @@ from rq import Queue
 from connector.config import Config
 from connector.crypto import SecretBox
 from connector.db import Database
+from connector.ingest import DeliveryWriter
 
 QUEUES = ("events", "dispatch", "crm", "sync")
 
@@ -25,6 +26,7 @@ class Runtime:
         self.secrets = SecretBox(config.encryption_key, config.secret_key)
         self._redis: redis.Redis | None = None
         self._lock = threading.Lock()
+        self._deliveries: DeliveryWriter | None = None
 
     @property
     def redis(self) -> redis.Redis:
@@ -33,6 +35,15 @@ class Runtime:
                 if self._redis is None:
                     self._redis = redis.Redis.from_url(self.config.redis_url)
         return self._redis
+
+    @property
+    def deliveries(self) -> DeliveryWriter:
+        """Where webhook endpoints store deliveries (group commit)."""
+        if self._deliveries is None:
+            with self._lock:
+                if self._deliveries is None:
+                    self._deliveries = DeliveryWriter(self.db.engine)
+        return self._deliveries
 
     def queue(self, name: str) -> Queue:
         if name not in QUEUES:
@@ -43,6 +54,8 @@ class Runtime:
         return [self.queue(name) for name in QUEUES]
 
     def close(self) -> None:
+        if self._deliveries is not None:
+            self._deliveries.stop()
         self.db.dispose()
         if self._redis is not None:
             self._redis.close()

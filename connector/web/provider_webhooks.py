@@ -13,7 +13,6 @@ from flask import Blueprint, Response, jsonify, request
 
 from automations.models import Shop
 from connector import jobs
-from connector.ingest import record_delivery
 from connector.web import rt
 from integrations.twilio import webhooks as twilio_webhooks
 from integrations.twilio.schemas import PayloadError
@@ -34,8 +33,8 @@ def _verified() -> bool:
 
 def _store(topic: str, delivery_id: str, shop_id: int | None, data: dict) -> int | None:
     runtime = rt()
-    event_id = record_delivery(
-        runtime.db.engine, source="twilio", delivery_id=delivery_id, topic=topic, shop_id=shop_id,
+    event_id = runtime.deliveries.record(
+        source="twilio", delivery_id=delivery_id, topic=topic, shop_id=shop_id,
         payload=json.dumps(data),
     )
     if event_id is not None:

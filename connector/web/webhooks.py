@@ -10,7 +10,6 @@ import logging
 from flask import Blueprint, jsonify, request
 
 from connector import jobs
-from connector.ingest import record_delivery
 from connector.shops import shop_ref
 from connector.web import rt
 from integrations.shopify import webhooks as shopify_webhooks
@@ -57,8 +56,8 @@ def shopify():
     if ref is None or (not ref.active and topic not in shopify_webhooks.COMPLIANCE_TOPICS):
         log.info("shopify webhook for unknown or uninstalled shop %s (%s): nothing stored", domain, topic)
         return _answer(200, "unknown_shop" if ref is None else "shop_uninstalled")
-    event_id = record_delivery(
-        runtime.db.engine, source="shopify", delivery_id=delivery_id, topic=topic, shop_id=ref.id,
+    event_id = runtime.deliveries.record(
+        source="shopify", delivery_id=delivery_id, topic=topic, shop_id=ref.id,
         payload=raw.decode("utf-8"),
     )
     if event_id is None:

@@ -92,3 +92,26 @@ def test_deliveries_for_an_unknown_shop_are_acknowledged_and_not_stored(client, 
     assert answer.status_code == 200
     assert answer.json["outcome"] == "unknown_shop"
     assert count(app.extensions["parlons"].db, StoreEvent) == 0
+
+
+def test_concurrent_deliveries_are_each_stored_once(app, shop_id, redis_conn):
+    # given 40 deliveries, a quarter of them sent twice, posted from 8 threads at once
+    import concurrent.futures
+    import uuid
+
+    raw = (FIXTURES / "orders__create.json").read_bytes()
+    ids = [str(uuid.uuid4()) for _ in range(40)]
+    sends = ids + ids[:10]
+
+    def post(webhook_id: str) -> str:
+        with app.test_client() as c:
+            answer = post_shopify(c, raw, "orders/create", SECRET, webhook_id=webhook_id)
+            assert answer.status_code == 200
+            return answer.json["outcome"]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(post, sends))
+    # then every delivery is stored exactly once and each duplicate is answered as such
+    assert outcomes.count("stored") == 40 and outcomes.count("duplicate") == 10
+    assert count(app.extensions["parlons"].db, StoreEvent) == 40
+    assert redis_conn.llen(PENDING_KEY.format(kind="events")) == 40
