@@ -11,6 +11,7 @@ import functools
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -54,17 +55,21 @@ class DeliveryWriter:
 
     A durable commit costs a disk flush: one per request caps the ingest rate whatever the CPU.
     Requests hand their row to one writer thread per process, which inserts whatever arrived
-    while its previous commit was being made in one statement and one commit, then answers each
-    request with its own outcome. A request still answers only once its row is durable; if the
-    write fails, every request of that batch gets the error (and the sender retries).
+    while its previous commit was being made in one statement and one commit, answers each
+    request with its own outcome, then signals the workers once for the whole batch. A request
+    still answers only once its row is durable; if the write fails, every request of that batch
+    gets the error (and the sender retries).
     """
 
-    def __init__(self, engine: sa.Engine, max_batch: int = 500) -> None:
+    def __init__(self, engine: sa.Engine, on_stored: Callable[[list[int]], None] | None = None,
+                 max_batch: int = 500) -> None:
         self.engine = engine
+        self.on_stored = on_stored
         self.max_batch = max_batch
         self._queue: queue.Queue[tuple[dict[str, Any], Future] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._conn: sa.Connection | None = None
 
     def record(self, *, source: str, delivery_id: str, topic: str, shop_id: int | None,
                payload: str, timeout: float = 30.0) -> int | None:
@@ -94,6 +99,8 @@ class DeliveryWriter:
         while True:
             item = self._queue.get()
             if item is None:
+                if self._conn is not None:
+                    self._conn.close()
                 return
             batch = [item]
             while len(batch) < self.max_batch:
@@ -112,8 +119,18 @@ class DeliveryWriter:
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
+            self._signal([r for r in results if r is not None])
             for (_, future), result in zip(batch, results, strict=True):
                 future.set_result(result)
+
+    def _signal(self, ids: list[int]) -> None:
+        """Tell the workers, once per batch. Stored events never depend on it: if Redis is
+        unreachable, the periodic tick finds them (stale_received) and signals them again."""
+        if ids and self.on_stored is not None:
+            try:
+                self.on_stored(ids)
+            except Exception:  # noqa: BLE001
+                log.exception("could not signal %d stored deliveries; the tick will", len(ids))
 
     def _insert(self, rows: list[dict[str, Any]]) -> list[int | None]:
         """Insert the rows not yet stored; each row's new id, None for one already stored (or
@@ -122,10 +139,16 @@ class DeliveryWriter:
         for index, row in enumerate(rows):
             first.setdefault((row["source"], row["delivery_id"]), index)
         unique = [rows[i] for i in sorted(first.values())]
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if self._conn is None:  # the writer keeps one connection: no checkout and reset per batch
+            self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
             # executemany of one cached statement: sent as one multi-row INSERT … RETURNING
-            ids = {(r.source, r.delivery_id): r.id
-                   for r in conn.execute(_insert_once(self.engine.dialect.name), unique)}
+            result = self._conn.execute(_insert_once(self.engine.dialect.name), unique)
+            ids = {(r.source, r.delivery_id): r.id for r in result}
+        except Exception:
+            self._conn.close()
+            self._conn = None
+            raise
         return [
             ids.get((row["source"], row["delivery_id"])) if first[(row["source"], row["delivery_id"])] == i else None
             for i, row in enumerate(rows)

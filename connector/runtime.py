@@ -42,8 +42,13 @@ class Runtime:
         if self._deliveries is None:
             with self._lock:
                 if self._deliveries is None:
-                    self._deliveries = DeliveryWriter(self.db.engine)
+                    self._deliveries = DeliveryWriter(self.db.engine, on_stored=self._signal_events)
         return self._deliveries
+
+    def _signal_events(self, ids: list[int]) -> None:
+        from connector.jobs import signal_events
+
+        signal_events(self, ids)
 
     def queue(self, name: str) -> Queue:
         if name not in QUEUES:

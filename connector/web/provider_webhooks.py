@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 
 from automations.models import Shop
-from connector import jobs
 from connector.web import rt
 from integrations.twilio import webhooks as twilio_webhooks
 from integrations.twilio.schemas import PayloadError
@@ -37,8 +36,6 @@ def _store(topic: str, delivery_id: str, shop_id: int | None, data: dict) -> int
         source="twilio", delivery_id=delivery_id, topic=topic, shop_id=shop_id,
         payload=json.dumps(data),
     )
-    if event_id is not None:
-        jobs.signal_events(runtime, [event_id])
     return event_id
 
 

@@ -9,7 +9,6 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
-from connector import jobs
 from connector.shops import shop_ref
 from connector.web import rt
 from integrations.shopify import webhooks as shopify_webhooks
@@ -62,5 +61,4 @@ def shopify():
     )
     if event_id is None:
         return _answer(200, "duplicate")
-    jobs.signal_events(runtime, [event_id])
     return _answer(200, "stored", id=event_id)

@@ -1,0 +1,45 @@
+"""The delivery writer: durable before answering, exactly once, and never dependent on Redis."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+from automations.models import StoreEvent
+from connector.ingest import DeliveryWriter, stale_received
+from tests.connector.helpers import count
+
+
+def _record(writer: DeliveryWriter, delivery_id: str) -> int | None:
+    return writer.record(source="shopify", delivery_id=delivery_id, topic="orders/create", shop_id=None,
+                         payload="{}")
+
+
+def test_an_unreachable_redis_loses_nothing(database):
+    # given a writer whose signal to the workers fails (Redis down)
+    def broken(ids):
+        raise ConnectionError("redis is down")
+
+    writer = DeliveryWriter(database.engine, on_stored=broken)
+    try:
+        # when a delivery is recorded, then it is stored and answered all the same
+        new_id = _record(writer, "d-1")
+        assert new_id is not None
+    finally:
+        writer.stop()
+    # and the periodic sweep will find it and signal it again
+    with database.session() as session:
+        assert stale_received(session, older_than_seconds=-1) == [new_id]
+
+
+def test_a_batch_answers_each_request_and_signals_once(database):
+    signalled: list[list[int]] = []
+    writer = DeliveryWriter(database.engine, on_stored=signalled.append)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda i: _record(writer, f"d-{i % 30}"), range(60)))
+    finally:
+        writer.stop()
+    stored = [a for a in answers if a is not None]
+    assert len(stored) == 30 and len(set(stored)) == 30  # each delivery id stored once
+    assert sorted(i for batch in signalled for i in batch) == sorted(stored)
+    assert count(database, StoreEvent) == 30
