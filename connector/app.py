@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
-from flask import Flask, jsonify
+from flask import Flask, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connector import runtime as runtime_mod
@@ -20,12 +21,25 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config["SECRET_KEY"] = config.secret_key
     app.config["TESTING"] = config.testing
+    # The admin's sign-in cookie is never sent with a cross-site POST (CSRF); inside Shopify admin
+    # requests carry Shopify's session token instead of the cookie.
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SECURE"] = config.public_url.startswith("https://")
     rt = runtime_mod.install(Runtime(config))
     app.extensions["parlons"] = rt
 
     from connector.web import register_blueprints
 
     register_blueprints(app)
+
+    @app.before_request
+    def same_origin_forms():
+        """A form posted to the admin from another site is refused (CSRF), whatever the browser."""
+        if request.method == "POST" and request.path.startswith("/admin"):
+            origin = request.headers.get("Origin")
+            if origin and urlsplit(origin).netloc != request.host:
+                abort(403, description="cross-site form refused")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # one JSON shape for every error
