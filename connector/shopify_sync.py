@@ -246,7 +246,8 @@ def insert_plain(connection: sa.Connection, table: sa.Table, rows: list[dict[str
     """INSERT `rows` (dicts with the same keys) in the connection's transaction, through the
     driver itself: PostgreSQL's COPY with psycopg, executemany otherwise. Values are bound as
     the column's SQLAlchemy type would bind them (aware datetimes as naive UTC text on SQLite,
-    JSON as `json.dumps` text) without its per-value processing, most of an import's time."""
+    JSON as `json.dumps` text) without its per-value processing, most of an import's time.
+    No Python-side default applies: give every NOT NULL column."""
     if not rows:
         return
     dialect = connection.dialect

@@ -195,3 +195,81 @@ def test_a_stop_reaches_shopify_and_its_echo_adds_nothing_to_the_ledger(live):
 
         shopify_writes = s.scalars(sa.select(OutboundWrite).where(OutboundWrite.target == "shopify")).all()
     assert [(w.payload["status"], w.status) for w in shopify_writes] == [("unsubscribed", "done")]
+
+
+# --- the helpers that make a large import fast ----------------------------------------------
+
+
+def test_rows_inserted_through_the_driver_read_back_and_compare_like_rows_the_orm_wrote(database):
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from automations.models import Shop
+    from connector.shopify_sync import insert_plain
+
+    # given the same contact values, one row written by the ORM and one by insert_plain
+    paris = timezone(timedelta(hours=1))
+    values = {"email": None, "tags": ["vip", "été"], "properties": {"created_from": "shopify", "n": 1},
+              "consent_status": "subscribed", "phone_raw": "06 10 00 00 01",
+              "consent_updated_at": datetime(2025, 3, 1, 10, 0, tzinfo=paris),  # 09:00 UTC, no microseconds
+              "last_order_at": datetime(2025, 3, 1, 9, 0, 0, 250, tzinfo=UTC), "source_updated_at": None}
+    with database.transaction() as s:
+        shop = Shop(domain="helpers.myshopify.com")
+        s.add(shop)
+        s.flush()
+        s.add(Contact(shop_id=shop.id, shopify_customer_id="orm", **values))
+        s.flush()
+        now = datetime.now(UTC)
+        insert_plain(s.connection(), Contact.__table__, [{"shop_id": shop.id, "shopify_customer_id": "plain",
+                                                          **values, "created_at": now, "updated_at": now}])
+    # when both are read back
+    with database.session() as s:
+        rows = {c.shopify_customer_id: c for c in s.scalars(sa.select(Contact))}
+        # then comparisons in SQL treat both alike (on SQLite, the stored text must match)
+        at_nine = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+        same_time = s.scalars(sa.select(Contact.shopify_customer_id).where(Contact.consent_updated_at == at_nine))
+        later = s.scalars(sa.select(Contact.shopify_customer_id).where(Contact.last_order_at > at_nine))
+        assert sorted(same_time) == sorted(later) == ["orm", "plain"]
+    columns = ("email", "tags", "properties", "consent_status", "phone_raw", "consent_updated_at",
+               "last_order_at", "source_updated_at")
+    assert [getattr(rows["plain"], c) for c in columns] == [getattr(rows["orm"], c) for c in columns]
+    assert rows["plain"].consent_updated_at == at_nine and rows["plain"].tags == ["vip", "été"]
+
+
+def test_read_ahead_hands_over_every_batch_in_order_and_raises_the_readers_error():
+    from connector.shopify_sync import read_ahead
+
+    def batches():
+        for n in range(5):
+            yield [n] * 3
+        raise ConnectionError("bulk file interrupted")
+
+    got = []
+    with pytest.raises(ConnectionError, match="interrupted"):
+        for batch in read_ahead(batches(), depth=1):
+            got.append(batch)
+    assert got == [[n] * 3 for n in range(5)]
+
+
+def test_read_ahead_stopped_early_stops_its_reader_and_closes_the_source():
+    import threading
+
+    from connector.shopify_sync import read_ahead
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                n += 1
+                yield [n]
+        finally:
+            closed.set()
+
+    # when the consumer stops after two batches (a crash, a lost lock)
+    reader = read_ahead(endless(), depth=2)
+    assert [next(reader), next(reader)] == [[1], [2]]
+    reader.close()
+    # then the reader thread is gone and the source (the HTTP stream) was closed
+    assert closed.is_set()
+    assert not any(t.name == "shopify-bulk-reader" for t in threading.enumerate())
