@@ -15,11 +15,11 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from automations import commerce, consent, dispatch, links, rules, templating
@@ -33,6 +33,7 @@ from automations.rules import RuleSnapshot
 from automations.shops import policy_for
 
 Shorten = Callable[[str], str]
+_Row = TypeVar("_Row", FlowRun, Message)
 _ORDER_EVENTS = (ev.ORDER_PLACED, ev.ORDER_PAID, ev.ORDER_CANCELLED, ev.ORDER_FULFILLED)
 _CUSTOMER_EVENTS = (ev.CUSTOMER_CREATED, ev.CUSTOMER_UPDATED)
 
@@ -227,6 +228,8 @@ def _resolve_contact(session: Session, shop: Shop, event: ev.DomainEvent) -> tup
 def _apply_exits(
     session: Session, shop: Shop, event: ev.DomainEvent, contact: Contact | None, now: datetime
 ) -> list[int]:
+    if event.type not in rules.exit_events(session, shop.id):
+        return []
     subjects = {k for k in (event.subject_key, event.data.get("checkout_token")) if k}
     match = [FlowRun.subject_key.in_(subjects)] if subjects else []
     if contact is not None:
@@ -286,32 +289,23 @@ def _start(
         outcome.skip(reason)
         return
     subject_key = event_json.get("subject_key") or f"contact:{contact.id}"
-    run = FlowRun(
+    run = _insert(session, FlowRun, dict(
         shop_id=shop.id, rule_id=rule.id, contact_id=contact.id, subject_key=subject_key,
         status="active", step=0,
         context={"version": rule.version, "event": event_json, "at": now.isoformat(),
                  "store_event_id": store_event_id},
-    )
-    if not _insert(session, run, FlowRun.rule_id == rule.id, FlowRun.subject_key == subject_key):
+    ))
+    if run is None:
         outcome.skip(f"flow {rule.key} already started for {subject_key}")
         return
     outcome.flows_started.append(run.id)
     _run(session, shop, rule, run, contact, now, outcome, store_event_id, shorten)
 
 
-def _insert(session: Session, row: Any, *unique: Any, checked: bool = False) -> bool:
-    """Insert unless a row with the same unique key exists (checked, unless the caller just did,
-    then guarded by a savepoint)."""
-    model = type(row)
-    if not checked and session.scalar(sa.select(sa.func.count()).select_from(model).where(*unique)):
-        return False
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+def _insert(session: Session, model: type[_Row], values: dict[str, Any]) -> _Row | None:
+    """The new row, in one statement, unless a row with the same unique key exists (None)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return session.scalars(insert(model).values(**values).on_conflict_do_nothing().returning(model)).first()
 
 
 def _run(
@@ -369,7 +363,7 @@ def _create_message(
         outcome.skip(f"template error in {rule.key}: {exc}")  # rendered before any link is made
         return None
     assert composition.window is not None
-    message = Message(
+    message = _insert(session, Message, dict(
         shop_id=shop.id, contact_id=contact.id, rule_id=rule.id, flow_run_id=run.id,
         store_event_id=store_event_id, direction="outbound", kind=rule.kind,
         to_phone=composition.to, from_phone=shop.sms_number, body=composition.body,
@@ -377,8 +371,10 @@ def _create_message(
         cost=str(composition.cost), status="scheduled",
         status_reason=composition.window.deferred_reason, idempotency_key=key,
         send_at=composition.window.send_at,
-    )
-    if not _insert(session, message, Message.idempotency_key == key, checked=True):
+    ))
+    if message is None:
+        for link in made:
+            session.delete(link)
         return None
     for link in made:
         link.message_id = message.id

@@ -425,8 +425,15 @@ class RuleSnapshot:
         return self.kind == "marketing"
 
 
-_cache: dict[int, tuple[tuple[Any, ...], dict[str, list[RuleSnapshot]]]] = {}
+@dataclass(frozen=True)
+class _ShopRules:
+    by_trigger: dict[str, list[RuleSnapshot]]
+    exit_events: frozenset[str]  # event types some rule of the shop (enabled or not) exits on
+
+
+_cache: dict[int, tuple[tuple[Any, ...], _ShopRules]] = {}
 _lock = threading.Lock()
+_HELD = "parlons.rules.held"
 
 
 def snapshot(rule: Rule, definition: dict[str, Any] | None = None, version: int | None = None) -> RuleSnapshot:
@@ -438,26 +445,45 @@ def snapshot(rule: Rule, definition: dict[str, Any] | None = None, version: int 
     )
 
 
-def enabled_rules(session: Session, shop_id: int) -> dict[str, list[RuleSnapshot]]:
-    """The shop's enabled rules by trigger, in priority order; one stamp query when cached."""
+def hold(session: Session) -> None:
+    """Read each shop's rules once for the rest of this session: for a caller that changes no
+    rule in it (a batch of store events), instead of one stamp query per event."""
+    session.info[_HELD] = {}
+
+
+def _shop_rules(session: Session, shop_id: int) -> _ShopRules:
+    held = session.info.get(_HELD)
+    if held is not None and shop_id in held:
+        return held[shop_id]
     stamp = tuple(session.execute(
         sa.select(sa.func.count(Rule.id), sa.func.max(Rule.id), sa.func.max(Rule.updated_at),
                   sa.func.sum(Rule.version))
         .where(Rule.shop_id == shop_id)
     ).one())
     cached = _cache.get(shop_id)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    index: dict[str, list[RuleSnapshot]] = {}
-    rules = session.scalars(
-        sa.select(Rule).where(Rule.shop_id == shop_id, Rule.enabled.is_(True))
-        .order_by(Rule.priority, Rule.id)
-    )
-    for rule in rules:
-        index.setdefault(rule.trigger, []).append(snapshot(rule))
-    with _lock:
-        _cache[shop_id] = (stamp, index)
-    return index
+    if cached is None or cached[0] != stamp:
+        index: dict[str, list[RuleSnapshot]] = {}
+        exits: set[str] = set()
+        for rule in session.scalars(sa.select(Rule).where(Rule.shop_id == shop_id).order_by(Rule.priority, Rule.id)):
+            exits.update(exit_on["event"] for exit_on in (rule.definition or {}).get("exit_on", []))
+            if rule.enabled:
+                index.setdefault(rule.trigger, []).append(snapshot(rule))
+        cached = (stamp, _ShopRules(index, frozenset(exits)))
+        with _lock:
+            _cache[shop_id] = cached
+    if held is not None:
+        held[shop_id] = cached[1]
+    return cached[1]
+
+
+def enabled_rules(session: Session, shop_id: int) -> dict[str, list[RuleSnapshot]]:
+    """The shop's enabled rules by trigger, in priority order; one stamp query when cached."""
+    return _shop_rules(session, shop_id).by_trigger
+
+
+def exit_events(session: Session, shop_id: int) -> frozenset[str]:
+    """The event types that can end a flow run of this shop (any rule's `exit_on`)."""
+    return _shop_rules(session, shop_id).exit_events
 
 
 def rules_for(session: Session, shop_id: int, trigger: str) -> list[RuleSnapshot]:
