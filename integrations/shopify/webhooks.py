@@ -8,6 +8,7 @@ without `token`, an order without its gid) raises PayloadError, keyed by field.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 
 from automations import events as ev
 from automations.events import ContactData, DomainEvent
@@ -70,13 +71,19 @@ def translate(topic: str, payload: dict) -> list[DomainEvent]:
     if not isinstance(payload, dict):
         raise PayloadError(topic, {"_schema": ["Payload is not a JSON object."]})
     try:
-        body = schema_cls().load(payload)
+        body = _schema(schema_cls).load(payload)
     except ValidationError as exc:
         raise PayloadError(topic, exc.messages_dict) from exc
     return _TRANSLATORS[topic](topic, body)
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def _schema(schema_cls: type[Schema]) -> Schema:
+    """One instance per schema: building one copies every declared field, loading changes none."""
+    return schema_cls()
 
 
 def _first(*values: str | None) -> str | None:
