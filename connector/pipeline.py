@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from automations import conversations, engine, rules
 from automations.events import DomainEvent
@@ -64,7 +65,11 @@ def process_store_events(runtime: Runtime, ids: list[int]) -> int:
                 ).all()
                 locked = {row.id: row for row in rows}
                 held = _hold_shops_and_rules(session, {row.shop_id for row in rows if row.shop_id})
-                count = sum(process_one(runtime, session, i, locked=locked.get(i)) for i in chunk)
+                finished: list[dict[str, Any]] = []
+                count = sum(process_one(runtime, session, i, locked=locked.get(i), finished=finished)
+                            for i in chunk)
+                if finished:
+                    session.execute(sa.update(StoreEvent), finished)
                 del held
         except Exception:  # noqa: BLE001 - replayed below, one transaction per event
             log.warning("a chunk of %d store events failed; replaying them one by one", len(chunk), exc_info=True)
@@ -101,9 +106,12 @@ def _one_by_one(runtime: Runtime, ids: list[int]) -> int:
 
 
 def process_one(
-    runtime: Runtime, session: Session, event_id: int, *, locked: StoreEvent | None | bool = False
+    runtime: Runtime, session: Session, event_id: int, *, locked: StoreEvent | None | bool = False,
+    finished: list[dict[str, Any]] | None = None,
 ) -> bool:
-    """Process one stored event; `locked` is its row when the caller already locked it (None: gone)."""
+    """Process one stored event; `locked` is its row when the caller already locked it (None: gone).
+    With `finished`, its final status is appended there for the caller to write with the rest of
+    its batch (one statement for all) instead of being flushed on its own."""
     ev = locked if locked is not False else session.execute(
         sa.select(StoreEvent).where(StoreEvent.id == event_id).with_for_update()
     ).scalar_one_or_none()
@@ -115,14 +123,13 @@ def process_one(
 
     special = handlers.handle_special(runtime, session, ev, shop, now)
     if special is not None:
-        ev.status, ev.outcome = "processed", _jsonable(special)
-        ev.processed_at = now
+        _finish(ev, "processed", _jsonable(special), now, finished)
         return True
     try:
         domain_events = translate(ev)
     except ValueError as exc:  # PayloadError subclasses ValueError in every integration
         log.warning("store event %s (%s %s) invalid: %s", ev.id, ev.source, ev.topic, exc)
-        ev.status, ev.outcome, ev.processed_at = "invalid", {"error": str(exc)}, now
+        _finish(ev, "invalid", {"error": str(exc)}, now, finished)
         return True
     outcomes = []
     for domain_event in domain_events:
@@ -137,10 +144,20 @@ def process_one(
             session, shop, domain_event, now=now, redis_conn=runtime.redis, store_event_id=ev.id
         )
         outcomes.append({"type": domain_event.type, **_jsonable(outcome)})
-    ev.status = "processed"
-    ev.outcome = {"events": outcomes} if outcomes else {"events": [], "note": "nothing to do"}
-    ev.processed_at = now
+    _finish(ev, "processed", {"events": outcomes} if outcomes else {"events": [], "note": "nothing to do"},
+            now, finished)
     return True
+
+
+def _finish(
+    ev: StoreEvent, status: str, outcome: dict[str, Any], now: datetime, finished: list[dict[str, Any]] | None
+) -> None:
+    if finished is None:
+        ev.status, ev.outcome, ev.processed_at = status, outcome, now
+        return
+    for name, value in (("status", status), ("outcome", outcome), ("processed_at", now)):
+        set_committed_value(ev, name, value)  # seen as done by the rest of the batch, written below
+    finished.append({"id": ev.id, "status": status, "outcome": outcome, "processed_at": now})
 
 
 def periodic(runtime: Runtime) -> dict[str, int]:
