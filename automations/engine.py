@@ -299,7 +299,7 @@ def _start(
         outcome.skip(f"flow {rule.key} already started for {subject_key}")
         return
     outcome.flows_started.append(run.id)
-    _run(session, shop, rule, run, contact, now, outcome, store_event_id, shorten)
+    _run(session, shop, rule, run, contact, now, outcome, store_event_id, shorten, fresh=True)
 
 
 def _insert(session: Session, model: type[_Row], values: dict[str, Any]) -> _Row | None:
@@ -311,8 +311,10 @@ def _insert(session: Session, model: type[_Row], values: dict[str, Any]) -> _Row
 def _run(
     session: Session, shop: Shop, rule: RuleSnapshot, run: FlowRun, contact: Contact | None,
     now: datetime, outcome: Outcome, store_event_id: int | None, shorten: Shorten | None,
+    fresh: bool = False,
 ) -> None:
-    """Execute the run's program from its current step until a wait that is not due yet."""
+    """Execute the run's program from its current step until a wait that is not due yet
+    (`fresh`: the run was just created, so none of its messages can exist yet)."""
     program, pc = rule.program, run.step
     at = datetime.fromisoformat(run.context["at"])
     event_json = run.context.get("event", {})
@@ -326,7 +328,7 @@ def _run(
                 outcome.flows_exited += dispatch.end_flow_runs(session, [run], reason=reason, now=now)
                 return
             message = _create_message(session, shop, policy, rule, run, pc, op["step"], contact,
-                                      event_json, at, store_event_id, shorten, outcome)
+                                      event_json, at, store_event_id, shorten, outcome, fresh)
             if message is not None:
                 outcome.messages.append(message.id)
             pc += 1
@@ -349,10 +351,10 @@ def _run(
 def _create_message(
     session: Session, shop: Shop, policy: ShopPolicy, rule: RuleSnapshot, run: FlowRun, pc: int,
     step: dict[str, Any], contact: Contact, event_json: dict[str, Any], at: datetime,
-    store_event_id: int | None, shorten: Shorten | None, outcome: Outcome,
+    store_event_id: int | None, shorten: Shorten | None, outcome: Outcome, fresh: bool = False,
 ) -> Message | None:
     key = f"rule:{rule.id}:{run.subject_key}:step:{pc}"
-    if session.scalar(sa.select(Message.id).where(Message.idempotency_key == key)):
+    if not fresh and session.scalar(sa.select(Message.id).where(Message.idempotency_key == key)):
         return None
     made: list[Link] = []
     if shorten is None and rule.marketing and policy.public_url:
