@@ -59,6 +59,26 @@ def normalise_phone(raw: str | None, *regions: str | None) -> PhoneResult:
     return PhoneResult(None, f"{error}: {text!r}")
 
 
+_REMEMBERED = "parlons.contacts.remembered"
+# Only these are remembered: a phone is unique per shop, and a Shopify id is only ever given to a
+# contact by a look-up that tried it first; an email or a HubSpot id may move to an older contact.
+_REMEMBERED_KEYS = ("shopify_customer_id", "phone_e164")
+
+
+def remember_matches(session: Session) -> None:
+    """For the rest of this session, a contact found by Shopify id or phone is checked again in
+    memory the next time that identifier is looked up, instead of queried (a batch of events)."""
+    session.info[_REMEMBERED] = {}
+
+
+def _recalled(remembered: dict | None, shop: Shop, name: str, value: str) -> Contact | None:
+    found = remembered.get((shop.id, name, value)) if remembered is not None else None
+    if found is None or not sa.inspect(found).persistent:
+        return None
+    still = found.shop_id == shop.id and getattr(found, name) == value and found.deleted_at is None
+    return found if still else None
+
+
 def find_contact(session: Session, shop: Shop, data: ContactData, phone_e164: str | None) -> Contact | None:
     """The existing contact for these identifiers, by strength of the identifier."""
     keys = (
@@ -67,9 +87,12 @@ def find_contact(session: Session, shop: Shop, data: ContactData, phone_e164: st
         (Contact.phone_e164, phone_e164),
         (Contact.email, data.email.strip().lower() if data.email else None),
     )
+    remembered = session.info.get(_REMEMBERED)
     for column, value in keys:
         if not value:
             continue
+        if column.key in _REMEMBERED_KEYS and (found := _recalled(remembered, shop, column.key, value)):
+            return found
         found = session.scalars(
             sa.select(Contact)
             .where(Contact.shop_id == shop.id, column == value, Contact.deleted_at.is_(None))
@@ -77,6 +100,8 @@ def find_contact(session: Session, shop: Shop, data: ContactData, phone_e164: st
             .limit(1)
         ).first()
         if found is not None:
+            if remembered is not None and column.key in _REMEMBERED_KEYS:
+                remembered[(shop.id, column.key, value)] = found
             return found
     return None
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from automations import conversations, engine, rules
+from automations import contacts, conversations, engine, rules
 from automations.events import DomainEvent
 from automations.models import Rule, Shop, StoreEvent, utcnow
 from connector import ingest
@@ -60,6 +60,7 @@ def process_store_events(runtime: Runtime, ids: list[int]) -> int:
         try:
             with runtime.db.transaction() as session:
                 rules.hold(session)  # no event changes a rule: each shop's are read once per chunk
+                contacts.remember_matches(session)
                 rows = session.scalars(
                     sa.select(StoreEvent).where(StoreEvent.id.in_(chunk)).order_by(StoreEvent.id).with_for_update()
                 ).all()
