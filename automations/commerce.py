@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from automations.events import (
 from automations.models import Checkout, Contact, FlowRun, Order, Shop
 
 ORDER_PLACED_REASON = "order placed"
+_Keyed = TypeVar("_Keyed", Checkout, Order)
 _ORDER_STATUS = {ORDER_PLACED: "placed", ORDER_PAID: "paid", ORDER_CANCELLED: "cancelled",
                  ORDER_FULFILLED: "fulfilled"}
 
@@ -47,6 +48,34 @@ def _when(value: Any) -> datetime | None:
     return None
 
 
+_REMEMBERED = "parlons.commerce.remembered"
+
+
+def remember_rows(session: Session) -> None:
+    """For the rest of this session, a checkout (by token) or order (by gid) once read or created
+    is found again in memory instead of queried (a batch of store events)."""
+    session.info[_REMEMBERED] = {}
+
+
+def _find(session: Session, model: type[_Keyed], shop_id: int, column: Any, value: str) -> _Keyed | None:
+    """The shop's row with this unique key (remembered when the session asked for it)."""
+    remembered = session.info.get(_REMEMBERED)
+    key = (model, shop_id, value)
+    row = remembered.get(key) if remembered is not None else None
+    if row is not None and sa.inspect(row).persistent and row.shop_id == shop_id and getattr(row, column.key) == value:
+        return row
+    row = session.scalars(sa.select(model).where(model.shop_id == shop_id, column == value)).first()
+    if row is not None:
+        _remember(session, row, value)
+    return row
+
+
+def _remember(session: Session, row: Checkout | Order, value: str) -> None:
+    remembered = session.info.get(_REMEMBERED)
+    if remembered is not None:
+        remembered[(type(row), row.shop_id, value)] = row
+
+
 def upsert_checkout(
     session: Session, shop: Shop, event: DomainEvent, contact: Contact | None, now: datetime
 ) -> Checkout | None:
@@ -54,9 +83,7 @@ def upsert_checkout(
     token = event.subject_key or event.data.get("token")
     if not token:
         return None
-    checkout = session.scalars(
-        sa.select(Checkout).where(Checkout.shop_id == shop.id, Checkout.token == token)
-    ).first()
+    checkout = _find(session, Checkout, shop.id, Checkout.token, token)
     updated_at = event.source_updated_at or _when(event.data.get("updated_at"))
     if checkout is None:
         checkout = Checkout(shop_id=shop.id, token=token, data={})
@@ -72,6 +99,7 @@ def upsert_checkout(
     if checkout.abandoned_at is None and checkout.completed_at is None:
         checkout.abandon_check_at = (updated_at or now) + rules.abandon_after(session, shop.id)
     session.flush()
+    _remember(session, checkout, token)
     return checkout
 
 
@@ -121,7 +149,7 @@ def upsert_order(
     gid = event.subject_key or event.data.get("order_gid")
     if not gid:
         return None, []
-    order = session.scalars(sa.select(Order).where(Order.shop_id == shop.id, Order.gid == gid)).first()
+    order = _find(session, Order, shop.id, Order.gid, gid)
     updated_at = event.source_updated_at or _when(event.data.get("updated_at"))
     if order is None:
         order = Order(shop_id=shop.id, gid=gid, data={})
@@ -140,11 +168,10 @@ def upsert_order(
         if event.type == ORDER_PLACED and (contact.last_order_at is None or contact.last_order_at < placed):
             contact.last_order_at = placed
     session.flush()
+    _remember(session, order, gid)
     if not order.checkout_token:
         return order, []
-    checkout = session.scalars(
-        sa.select(Checkout).where(Checkout.shop_id == shop.id, Checkout.token == order.checkout_token)
-    ).first()
+    checkout = _find(session, Checkout, shop.id, Checkout.token, order.checkout_token)
     if checkout is not None:
         checkout.order_gid = gid
     runs = session.scalars(

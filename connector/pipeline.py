@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from automations import contacts, conversations, engine, rules
+from automations import commerce, contacts, conversations, engine, rules
 from automations.events import DomainEvent
 from automations.models import Rule, Shop, StoreEvent, utcnow
 from connector import ingest
@@ -61,6 +61,7 @@ def process_store_events(runtime: Runtime, ids: list[int]) -> int:
             with runtime.db.transaction() as session:
                 rules.hold(session)  # no event changes a rule: each shop's are read once per chunk
                 contacts.remember_matches(session)
+                commerce.remember_rows(session)
                 rows = session.scalars(
                     sa.select(StoreEvent).where(StoreEvent.id.in_(chunk)).order_by(StoreEvent.id).with_for_update()
                 ).all()
@@ -164,8 +165,6 @@ def _finish(
 def periodic(runtime: Runtime) -> dict[str, int]:
     """The tick's work: lost signals, abandoned checkouts, flow waits, conversation expiry,
     daily sweeps."""
-    from automations import commerce
-
     now = utcnow()
     counts: dict[str, int] = {}
     with runtime.db.session() as session:
