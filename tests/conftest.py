@@ -15,6 +15,34 @@ import sqlalchemy as sa
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+_stop_private_redis = None
+
+
+def pytest_configure(config) -> None:
+    """Without REDIS_URL and with no Redis on the default port, start a private redis-server."""
+    global REDIS_URL, _stop_private_redis
+    if "REDIS_URL" in os.environ:
+        return
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        return
+    except redis.ConnectionError:
+        pass
+    import shutil
+    import tempfile
+
+    from connector.devservers import local_redis
+
+    if shutil.which("redis-server") is None:
+        raise pytest.UsageError("the tests need Redis: set REDIS_URL or install redis-server")
+    url, _stop_private_redis, _ = local_redis(Path(tempfile.mkdtemp(prefix="parlons-test-redis-")))
+    REDIS_URL = url.rsplit("/", 1)[0] + "/15"
+    os.environ["REDIS_URL"] = REDIS_URL
+
+
+def pytest_unconfigure(config) -> None:
+    if _stop_private_redis is not None:
+        _stop_private_redis()
 
 
 @pytest.fixture
