@@ -11,6 +11,7 @@ short links, idempotency key per rule, subject and step); a wait step parks the 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -304,8 +305,14 @@ def _start(
 
 def _insert(session: Session, model: type[_Row], values: dict[str, Any]) -> _Row | None:
     """The new row, in one statement, unless a row with the same unique key exists (None)."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return session.scalars(insert(model).values(**values).on_conflict_do_nothing().returning(model)).first()
+    return session.scalars(_insert_new(session.get_bind().dialect.name, model), [values]).first()
+
+
+@functools.cache
+def _insert_new(dialect: str, model: type[_Row]) -> Any:
+    """The statement, built once: its values are given as parameters, not coerced per call."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model).on_conflict_do_nothing().returning(model)
 
 
 def _run(
