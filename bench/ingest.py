@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -149,7 +150,7 @@ def main() -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--threads", "4",
+        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--threads", str(args.threads),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "connector:create_app()"],
         cwd=ROOT, env=env,
     )
