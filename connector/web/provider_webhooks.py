@@ -39,16 +39,23 @@ def _store(topic: str, delivery_id: str, shop_id: int | None, data: dict) -> int
     return event_id
 
 
+def _signed_form(parse, what: str):  # noqa: ANN001, ANN202
+    """(parsed form, None), or (None, the 401/400 answer) — in the fixed order of checks."""
+    if not _verified():
+        log.warning("twilio %s rejected: bad signature", what)
+        return None, (jsonify(outcome="bad_signature"), 401)
+    try:
+        return parse(request.form), None
+    except PayloadError as exc:
+        log.warning("twilio %s anomalous: %s", what, exc)
+        return None, (jsonify(outcome="bad_payload", reason=str(exc)), 400)
+
+
 @bp.post("/status")
 def status():
-    if not _verified():
-        log.warning("twilio status callback rejected: bad signature")
-        return jsonify(outcome="bad_signature"), 401
-    try:
-        update = twilio_webhooks.parse_status(request.form)
-    except PayloadError as exc:
-        log.warning("twilio status callback anomalous: %s", exc)
-        return jsonify(outcome="bad_payload", reason=str(exc)), 400
+    update, refusal = _signed_form(twilio_webhooks.parse_status, "status callback")
+    if refusal:
+        return refusal
     delivery_id = f"status:{update.message_sid}:{update.status}"
     event_id = _store("status", delivery_id, None, update.raw)
     return jsonify(outcome="stored" if event_id else "duplicate"), 200
@@ -56,14 +63,9 @@ def status():
 
 @bp.post("/inbound")
 def inbound():
-    if not _verified():
-        log.warning("twilio inbound rejected: bad signature")
-        return jsonify(outcome="bad_signature"), 401
-    try:
-        sms = twilio_webhooks.parse_inbound(request.form)
-    except PayloadError as exc:
-        log.warning("twilio inbound anomalous: %s", exc)
-        return jsonify(outcome="bad_payload", reason=str(exc)), 400
+    sms, refusal = _signed_form(twilio_webhooks.parse_inbound, "inbound")
+    if refusal:
+        return refusal
     with rt().db.session() as session:
         shop_id = session.scalar(
             sa.select(Shop.id).where(Shop.sms_number == sms.to).order_by(Shop.id).limit(1)
