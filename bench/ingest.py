@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -126,6 +126,7 @@ def main() -> None:
 
     import redis
     import sqlalchemy as sa
+    from databases import ensure_database
 
     from automations.models import Shop
     from connector.db import Database
@@ -137,6 +138,7 @@ def main() -> None:
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
     env.update(PARLONS_SHOPIFY_API_SECRET=SECRET, PARLONS_INSTANCE_DIR=tmp.name, PARLONS_QUEUE_PREFIX="bench")
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    ensure_database(env["DATABASE_URL"])
     db = Database(env["DATABASE_URL"])
     with db.engine.begin() as conn:
         from automations.models import Base

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
+from databases import ensure_database  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "shopify" / "2026-01"
 SHOP = "bench-events.myshopify.com"
@@ -120,20 +121,6 @@ def stories(count: int, seed: int, tag: str) -> list[tuple[str, str]]:
 
 
 # --- Setup ------------------------------------------------------------------------------------
-
-
-def ensure_database(url: str) -> None:
-    """Create the PostgreSQL database named in `url` when it does not exist yet."""
-    if not url.startswith(("postgresql", "postgres:")):
-        return
-    from connector.db import make_engine
-
-    base, _, name = url.rpartition("/")
-    admin = make_engine(f"{base}/postgres").execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def prepare(db_url: str, redis_url: str):  # noqa: ANN201

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import functools
 import logging
-import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 import redis
@@ -50,15 +48,40 @@ def _insert_once(dialect: str):  # noqa: ANN202 - a dialect-specific Insert
     )
 
 
-class DeliveryWriter:
-    """Stores deliveries from concurrent requests together (group commit).
+class _Pending:
+    """One request's delivery, waiting for a batch to store it."""
 
-    A durable commit costs a disk flush: one per request caps the ingest rate whatever the CPU.
-    Requests hand their row to one writer thread per process, which inserts whatever arrived
-    while its previous commit was being made in one statement and one commit, answers each
-    request with its own outcome, then signals the workers once for the whole batch. A request
-    still answers only once its row is durable; if the write fails, every request of that batch
-    gets the error (and the sender retries).
+    __slots__ = ("row", "result", "error", "lead", "_wake")
+
+    def __init__(self, row: tuple) -> None:
+        self.row = row
+        self.result: int | None = None
+        self.error: BaseException | None = None
+        self.lead = False  # woken to store the next batch rather than with its outcome
+        self._wake = threading.Lock()
+        self._wake.acquire()
+
+    def wait(self) -> None:
+        self._wake.acquire()
+
+    def wake(self) -> None:
+        self._wake.release()
+
+
+class DeliveryWriter:
+    """Stores deliveries from concurrent requests together (group commit, leader and followers).
+
+    A durable commit costs a disk flush, and every round trip to the database or Redis costs
+    system calls: one per request caps the ingest rate whatever the CPU. A request that finds
+    no batch being stored stores one itself: its own delivery and every delivery that arrived
+    meanwhile in this process, in one multi-row insert and one commit, then signals the workers
+    once for the batch and wakes each waiting request with its own outcome. Requests arriving
+    during that write wait; the first of them stores the next batch. No thread hand-off for the
+    request that writes, one wake-up for each that waits.
+
+    A request still answers only once its row is durable; if the write fails, every request of
+    that batch gets the error (and the sender retries); if the signal fails, the rows are
+    stored all the same and the periodic tick signals them.
     """
 
     def __init__(self, engine: sa.Engine, on_stored: Callable[[list[int]], None] | None = None,
@@ -66,93 +89,141 @@ class DeliveryWriter:
         self.engine = engine
         self.on_stored = on_stored
         self.max_batch = max_batch
-        self._queue: queue.Queue[tuple[dict[str, Any], Future] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        self._conn: sa.Connection | None = None
+        self._lock = threading.Lock()
+        self._waiting: list[_Pending] = []
+        self._writing = False
+        self._conn: Any = None  # one DBAPI connection for the writes, kept between batches
+        self._statements = _BatchInsert(engine.dialect)
 
     def record(self, *, source: str, delivery_id: str, topic: str, shop_id: int | None,
-               payload: str, timeout: float = 30.0) -> int | None:
+               payload: str) -> int | None:
         """The new row's id, or None when (source, delivery_id) was already stored."""
-        self._ensure_started()
-        future: Future = Future()
-        self._queue.put((dict(
-            source=source, delivery_id=delivery_id, topic=topic, shop_id=shop_id, payload=payload,
-            status="received", outcome={}, received_at=utcnow(),
-        ), future))
-        return future.result(timeout)
+        mine = _Pending((source, delivery_id, topic, shop_id, payload))
+        with self._lock:
+            self._waiting.append(mine)
+            lead = not self._writing
+            self._writing = True
+        if not lead:
+            mine.wait()  # every batch wakes all its requests, whatever happens to it
+            lead = mine.lead
+        if lead:
+            self._write_batches(mine)
+        if mine.error is not None:
+            raise mine.error
+        return mine.result
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=5)
-            self._thread = None
+        """Close the writes' connection (a later record opens a new one)."""
+        with self._lock:
+            if not self._writing:
+                self._close()
 
-    def _ensure_started(self) -> None:
-        if self._thread is None:
-            with self._start_lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="delivery-writer", daemon=True)
-                    self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                if self._conn is not None:
-                    self._conn.close()
-                return
-            batch = [item]
-            while len(batch) < self.max_batch:
+    def _write_batches(self, mine: _Pending) -> None:
+        """Store batches until this request's own delivery is stored, then hand the writing on
+        to the next waiting request, if any."""
+        try:
+            while True:
+                with self._lock:
+                    batch, self._waiting = self._waiting[:self.max_batch], self._waiting[self.max_batch:]
                 try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
+                    self._store(batch)
+                finally:
+                    for pending in batch:
+                        if pending is not mine:
+                            pending.wake()
+                if mine in batch:
                     break
-                if more is None:
-                    self._queue.put(None)  # stop after this batch
-                    break
-                batch.append(more)
-            try:
-                results = self._insert([row for row, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting request
-                log.exception("storing %d deliveries failed", len(batch))
-                for _, future in batch:
-                    future.set_exception(exc)
-                continue
-            self._signal([r for r in results if r is not None])
-            for (_, future), result in zip(batch, results, strict=True):
-                future.set_result(result)
+        finally:
+            with self._lock:
+                if self._waiting:
+                    self._waiting[0].lead = True
+                    self._waiting[0].wake()
+                else:
+                    self._writing = False
+
+    def _store(self, batch: list[_Pending]) -> None:
+        try:
+            results = self._insert([p.row for p in batch])
+        except Exception as exc:  # noqa: BLE001 - handed to every request of the batch
+            log.exception("storing %d deliveries failed", len(batch))
+            for pending in batch:
+                pending.error = exc
+            return
+        self._signal([r for r in results if r is not None])
+        for pending, result in zip(batch, results, strict=True):
+            pending.result = result
 
     def _signal(self, ids: list[int]) -> None:
-        """Tell the workers, once per batch. Stored events never depend on it: if Redis is
-        unreachable, the periodic tick finds them (stale_received) and signals them again."""
+        """Tell the workers. Stored events never depend on it: if Redis is unreachable, the
+        periodic tick finds them (stale_received) and signals them again."""
         if ids and self.on_stored is not None:
             try:
                 self.on_stored(ids)
             except Exception:  # noqa: BLE001
                 log.exception("could not signal %d stored deliveries; the tick will", len(ids))
 
-    def _insert(self, rows: list[dict[str, Any]]) -> list[int | None]:
+    def _insert(self, rows: list[tuple]) -> list[int | None]:
         """Insert the rows not yet stored; each row's new id, None for one already stored (or
         repeated earlier in the same batch)."""
         first: dict[tuple[str, str], int] = {}
         for index, row in enumerate(rows):
-            first.setdefault((row["source"], row["delivery_id"]), index)
+            first.setdefault((row[0], row[1]), index)
         unique = [rows[i] for i in sorted(first.values())]
-        if self._conn is None:  # the writer keeps one connection: no checkout and reset per batch
-            self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            # executemany of one cached statement: sent as one multi-row INSERT … RETURNING
-            result = self._conn.execute(_insert_once(self.engine.dialect.name), unique)
-            ids = {(r.source, r.delivery_id): r.id for r in result}
+            if self._conn is None:  # one connection for the writer: no checkout and reset per batch
+                self._conn = self.engine.raw_connection()
+                if self.engine.dialect.name == "postgresql":
+                    self._conn.driver_connection.autocommit = True  # one round trip a batch
+            cursor = self._conn.cursor()
+            try:
+                sql, params = self._statements.build(unique)
+                cursor.execute(sql, params)
+                ids = {(source, delivery_id): new_id for new_id, source, delivery_id in cursor.fetchall()}
+            finally:
+                cursor.close()
+            self._conn.commit()
         except Exception:
-            self._conn.close()
-            self._conn = None
+            self._close()
             raise
         return [
-            ids.get((row["source"], row["delivery_id"])) if first[(row["source"], row["delivery_id"])] == i else None
+            ids.get((row[0], row[1])) if first[(row[0], row[1])] == i else None
             for i, row in enumerate(rows)
         ]
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                log.debug("closing the writer's connection failed", exc_info=True)
+            self._conn = None
+
+
+class _BatchInsert:
+    """One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING` in the driver's own terms: the
+    hot path skips statement compilation, and the driver prepares each batch size's text once."""
+
+    COLUMNS = ("source", "delivery_id", "topic", "shop_id", "payload", "received_at", "status", "outcome")
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.to_db = StoreEvent.__table__.c.received_at.type.bind_processor(dialect) or (lambda v: v)
+        one = ", ".join([self.placeholder] * 6)
+        self.row = f"({one}, 'received', '{{}}')"
+        self.head = f"INSERT INTO {StoreEvent.__tablename__} ({', '.join(self.COLUMNS)}) VALUES "
+        self.tail = " ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id, source, delivery_id"
+        self._sql: dict[int, str] = {}
+
+    def build(self, rows: list[tuple]) -> tuple[str, list[Any]]:
+        sql = self._sql.get(len(rows))
+        if sql is None:
+            sql = self._sql.setdefault(len(rows), self.head + ", ".join([self.row] * len(rows)) + self.tail)
+        received_at = self.to_db(utcnow())
+        params: list[Any] = []
+        for row in rows:
+            params.extend(row)
+            params.append(received_at)
+        return sql, params
 
 
 def signal(conn: redis.Redis, kind: str, ids: list[int], enqueue_drain) -> None:  # noqa: ANN001

@@ -4,10 +4,10 @@ then stores the delivery once and signals a worker. Nothing else happens in the 
 
 from __future__ import annotations
 
-import json
 import logging
 
-from flask import Blueprint, jsonify, request
+import orjson
+from flask import Blueprint, Response, request
 
 from connector.shops import shop_ref
 from connector.web import rt
@@ -17,8 +17,8 @@ log = logging.getLogger("parlons.webhooks")
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 
-def _answer(status: int, outcome: str, **extra):
-    return jsonify(outcome=outcome, **extra), status
+def _answer(status: int, outcome: str, **extra) -> Response:
+    return Response(orjson.dumps({"outcome": outcome, **extra}), status, mimetype="application/json")
 
 
 @bp.post("/shopify")
@@ -46,8 +46,8 @@ def shopify():
         log.info("shopify webhook ignored: unsupported topic %s (shop=%s)", topic, domain)
         return _answer(200, "unsupported_topic", topic=topic)
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:  # invalid JSON or invalid UTF-8
         body = None
     if not isinstance(body, dict):
         log.warning("shopify webhook anomalous: body is not a JSON object (topic=%s shop=%s)", topic, domain)

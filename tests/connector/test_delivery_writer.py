@@ -43,3 +43,24 @@ def test_a_batch_answers_each_request_and_signals_once(database):
     assert len(stored) == 30 and len(set(stored)) == 30  # each delivery id stored once
     assert sorted(i for batch in signalled for i in batch) == sorted(stored)
     assert count(database, StoreEvent) == 30
+
+
+def test_a_failed_write_answers_every_waiting_request_and_the_next_batch_still_stores(tmp_path):
+    # given a database the writer cannot write to yet (its tables are missing)
+    from connector.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'writer.db'}")
+    writer = DeliveryWriter(db.engine)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            attempts = [pool.submit(_record, writer, f"d-{i}") for i in range(24)]
+        # then every request of every batch gets the error (the sender will retry)
+        assert all(a.exception() is not None for a in attempts)
+        # and once the database is ready, the same deliveries are stored, each once
+        db.upgrade("heads")
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i: _record(writer, f"d-{i}"), range(24)))
+        assert len(set(answers)) == 24 and None not in answers
+    finally:
+        writer.stop()
+        db.dispose()
