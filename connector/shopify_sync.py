@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -30,6 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from redis.exceptions import LockNotOwnedError
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -104,16 +105,16 @@ class BatchOutcome:
 
 def import_batch(session: Session, shop: Shop, nodes: Iterable[dict], now: datetime) -> BatchOutcome:
     """Import GraphQL Customer nodes (page nodes or bulk lines) into contacts and the ledger."""
-    rows = []
+    rows, invalid = [], []
     for node in nodes:
         if "__parentId" in node:
             continue  # a nested connection's line: not a customer
         contact, consent = customer_to_contact(node)
         phone = normalise_phone(contact.phone, contact.country, shop.default_region)
+        if phone.error:
+            invalid.append({"customer": contact.shopify_customer_id, "phone": contact.phone, "error": phone.error})
         rows.append((contact, consent, phone, _when(node.get("updatedAt"))))
-    outcome = BatchOutcome(invalid=[
-        {"customer": c.shopify_customer_id, "phone": c.phone, "error": p.error} for c, _, p, _ in rows if p.error
-    ])
+    outcome = BatchOutcome(invalid=invalid)
     known, held = _known_keys(session, shop, rows)
     fresh, matched, seen = [], [], set()
     for row in rows:
@@ -147,6 +148,16 @@ def _keys(contact: ContactData, e164: str | None) -> set[tuple[str, str]]:
     return keys
 
 
+def among(dialect: sa.Dialect, column: sa.ColumnElement, values: list) -> sa.ColumnElement[bool]:
+    """`column IN values` with the values bound as one array, so the statement is the same
+    whatever their number (compiled and prepared once, no chunks): `= ANY(array)` on
+    PostgreSQL, the elements of a JSON array elsewhere (SQLite's json_each)."""
+    if dialect.name == "postgresql":
+        return column == sa.any_(sa.literal(values, postgresql.ARRAY(column.type)))
+    listed = sa.func.json_each(sa.literal(json.dumps(values), sa.Text)).table_valued("value")
+    return column.in_(sa.select(listed.c.value))
+
+
 def _known_keys(session: Session, shop: Shop, rows: list) -> tuple[set[tuple[str, str]], dict[str, tuple]]:
     """Which of the batch's customer ids, phones and emails an existing contact already has, and
     for known customer ids, what we hold (source_updated_at, consent status)."""
@@ -155,18 +166,19 @@ def _known_keys(session: Session, shop: Shop, rows: list) -> tuple[set[tuple[str
     emails = [c.email.strip().lower() for c, _, _, _ in rows if c.email and c.email.strip()]
     known: set[tuple[str, str]] = set()
     held: dict[str, tuple] = {}
-    for start in range(0, len(gids), 500):
+    dialect = session.get_bind().dialect
+    if gids:
         found = session.execute(
             sa.select(Contact.shopify_customer_id, Contact.source_updated_at, Contact.consent_status)
-            .where(Contact.shop_id == shop.id, Contact.shopify_customer_id.in_(gids[start:start + 500]))
+            .where(Contact.shop_id == shop.id, among(dialect, Contact.shopify_customer_id, gids))
         )
         for gid, updated_at, status in found:
             known.add(("gid", gid))
             held[gid] = (updated_at, status)
     for kind, column, values in (("phone", Contact.phone_e164, phones), ("email", Contact.email, emails)):
-        for start in range(0, len(values), 500):
-            chunk = values[start:start + 500]
-            found = session.scalars(sa.select(column).where(Contact.shop_id == shop.id, column.in_(chunk)))
+        if values:
+            found = session.scalars(sa.select(column).where(Contact.shop_id == shop.id,
+                                                            among(dialect, column, values)))
             known |= {(kind, value) for value in found}
     return known, held
 
@@ -180,111 +192,146 @@ def _unchanged(row: tuple, held: dict[str, tuple]) -> bool:
     return consent is None or consent.status == ours[1]
 
 
+_CONTACT_COLUMNS = (
+    "shop_id", "phone_e164", "phone_raw", "phone_error", "email", "first_name", "last_name", "locale", "tags",
+    "orders_count", "total_spent", "last_order_at", "shopify_customer_id", "properties", "consent_status",
+    "consent_source", "consent_updated_at", "source_updated_at", "created_at", "updated_at",
+)
+_LEDGER_COLUMNS = ("shop_id", "contact_id", "status", "source", "evidence", "occurred_at", "recorded_at")
+_WRITE_COLUMNS = ("shop_id", "contact_id", "target", "action", "key", "payload", "status", "attempts",
+                  "created_at", "updated_at")
+_TIMELINE_COLUMNS = ("shop_id", "contact_id", "kind", "key", "occurred_at", "body", "status", "attempts",
+                     "created_at", "updated_at")
+_CREATED_FROM = json.dumps({"created_from": SOURCE})
+
+
 def _insert_new(session: Session, shop: Shop, rows: list, now: datetime) -> None:
-    """Insert contacts nobody knows yet, with their first consent statement, in a few statements."""
+    """Insert contacts nobody knows yet, with their first consent statement, in a few statements.
+    Values are built once, in the form the columns store (see `write_rows`)."""
     if not rows:
         return
-    values = []
-    for contact, consent, phone, updated_at in rows:
-        values.append({
-            "shop_id": shop.id, "phone_e164": phone.e164, "phone_raw": contact.phone[:64] if contact.phone else None,
-            "phone_error": phone.error, "email": contact.email.strip().lower() if contact.email else None,
-            "first_name": contact.first_name or None, "last_name": contact.last_name or None,
-            "locale": contact.locale or None, "tags": list(contact.tags), "orders_count": contact.orders_count,
-            "total_spent": contact.total_spent or None, "last_order_at": contact.last_order_at,
-            "shopify_customer_id": contact.shopify_customer_id, "properties": {"created_from": SOURCE},
-            "consent_status": consent.status if consent is not None else NOT_SUBSCRIBED,
-            "consent_source": consent.source if consent is not None else None,
-            "consent_updated_at": (consent.occurred_at or now) if consent is not None else None,
-            "source_updated_at": updated_at, "created_at": now, "updated_at": now,
-        })
     connection = session.connection()
-    insert_plain(connection, Contact.__table__, values)
-    gids = [v["shopify_customer_id"] for v in values]
+    stored = stored_time(connection.dialect)
+    at = stored(now)
+    contacts = []
+    for contact, consent, phone, updated_at in rows:
+        contacts.append((
+            shop.id, phone.e164, contact.phone[:64] if contact.phone else None, phone.error,
+            contact.email.strip().lower() if contact.email else None, contact.first_name or None,
+            contact.last_name or None, contact.locale or None, json.dumps(contact.tags) if contact.tags else "[]",
+            contact.orders_count, contact.total_spent or None, stored(contact.last_order_at),
+            contact.shopify_customer_id, _CREATED_FROM,
+            consent.status if consent is not None else NOT_SUBSCRIBED,
+            consent.source if consent is not None else None,
+            stored(consent.occurred_at or now) if consent is not None else None,
+            stored(updated_at), at, at,
+        ))
+    write_rows(connection, Contact.__table__, _CONTACT_COLUMNS, contacts)
+    gids = [contact.shopify_customer_id for contact, _, _, _ in rows]
     id_of = dict(connection.execute(
-        sa.select(Contact.shopify_customer_id, Contact.id).where(Contact.shop_id == shop.id,
-                                                                 Contact.shopify_customer_id.in_(gids))
+        sa.select(Contact.shopify_customer_id, Contact.id)
+        .where(Contact.shop_id == shop.id, among(connection.dialect, Contact.shopify_customer_id, gids))
     ).all())
-    ids = [id_of[gid] for gid in gids]
-    ledger = []
-    for contact_id, (_, consent, _, _) in zip(ids, rows, strict=True):
-        if consent is not None:
-            ledger.append({"shop_id": shop.id, "contact_id": contact_id, "status": consent.status,
-                           "source": consent.source, "evidence": dict(consent.evidence or {}),
-                           "occurred_at": consent.occurred_at or now, "recorded_at": now})
+    ledger, told = [], []
+    for contact, consent, phone, _ in rows:
+        if consent is None:
+            continue
+        contact_id, occurred_at = id_of[contact.shopify_customer_id], consent.occurred_at or now
+        ledger.append((shop.id, contact_id, consent.status, consent.source, json.dumps(consent.evidence or {}),
+                       stored(occurred_at), at))
+        if consent.status != NOT_SUBSCRIBED:  # a new contact starts not subscribed: nothing to tell
+            told.append((contact_id, contact, consent, phone.e164, occurred_at))
     if not ledger:
         return
-    insert_plain(connection, ConsentEvent.__table__, ledger)
+    write_rows(connection, ConsentEvent.__table__, _LEDGER_COLUMNS, ledger)
     entry_of = dict(connection.execute(
-        sa.select(ConsentEvent.contact_id, ConsentEvent.id).where(ConsentEvent.contact_id.in_(ids))
+        sa.select(ConsentEvent.contact_id, ConsentEvent.id)
+        .where(among(connection.dialect, ConsentEvent.contact_id, [entry[1] for entry in ledger]))
     ).all())
-    entry_ids = [entry_of[entry["contact_id"]] for entry in ledger]
-    by_contact = dict(zip(ids, values, strict=True))
     writes, timeline = [], []
-    for entry_id, entry in zip(entry_ids, ledger, strict=True):
-        if entry["status"] == NOT_SUBSCRIBED:
-            continue  # a new contact starts not subscribed: nothing changed, nothing to tell
-        contact = by_contact[entry["contact_id"]]
+    for contact_id, contact, consent, e164, occurred_at in told:
+        entry_id = entry_of[contact_id]
         payload = {
-            "status": entry["status"], "opted_out": False, "source": entry["source"],
-            "occurred_at": entry["occurred_at"].isoformat(), "phone": contact["phone_e164"],
-            "email": contact["email"], "shopify_customer_id": contact["shopify_customer_id"],
-            "hubspot_contact_id": None, "consent_event_id": entry_id,
+            "status": consent.status, "opted_out": False, "source": consent.source,
+            "occurred_at": occurred_at.isoformat(), "phone": e164,
+            "email": contact.email.strip().lower() if contact.email else None,
+            "shopify_customer_id": contact.shopify_customer_id, "hubspot_contact_id": None,
+            "consent_event_id": entry_id,
         }
-        writes.append({"shop_id": shop.id, "contact_id": entry["contact_id"], "target": "hubspot",
-                       "action": "consent", "key": f"consent:{entry_id}:hubspot", "payload": payload,
-                       "status": "pending", "attempts": 0, "created_at": now, "updated_at": now})
-        timeline.append({"shop_id": shop.id, "contact_id": entry["contact_id"], "kind": "consent",
-                         "key": f"consent:{entry_id}", "occurred_at": entry["occurred_at"],
-                         "body": f"SMS consent: {entry['status']} — source {entry['source']}",
-                         "status": "pending", "attempts": 0, "created_at": now, "updated_at": now})
-    insert_plain(connection, OutboundWrite.__table__, writes)
-    insert_plain(connection, TimelineEntry.__table__, timeline)
+        writes.append((shop.id, contact_id, "hubspot", "consent", f"consent:{entry_id}:hubspot",
+                       json.dumps(payload), "pending", 0, at, at))
+        timeline.append((shop.id, contact_id, "consent", f"consent:{entry_id}", stored(occurred_at),
+                         f"SMS consent: {consent.status} — source {consent.source}", "pending", 0, at, at))
+    write_rows(connection, OutboundWrite.__table__, _WRITE_COLUMNS, writes)
+    write_rows(connection, TimelineEntry.__table__, _TIMELINE_COLUMNS, timeline)
 
 
 def insert_plain(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """INSERT `rows` (dicts with the same keys) in the connection's transaction, through the
-    driver itself: PostgreSQL's COPY with psycopg, executemany otherwise. Values are bound as
-    the column's SQLAlchemy type would bind them (aware datetimes as naive UTC text on SQLite,
-    JSON as `json.dumps` text) without its per-value processing, most of an import's time.
-    No Python-side default applies: give every NOT NULL column."""
+    driver itself (see `write_rows`). Values are bound as the column's SQLAlchemy type would
+    bind them (aware datetimes as naive UTC text on SQLite, JSON as `json.dumps` text) without
+    its per-value processing, most of an import's time. No Python-side default applies: give
+    every NOT NULL column."""
     if not rows:
         return
-    dialect = connection.dialect
-    sqlite, copy = dialect.name == "sqlite", dialect.driver == "psycopg"
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
     names = list(rows[0])
-    converters, marks = [], []
-    for name in names:
-        kind = table.c[name].type
-        if isinstance(kind, UTCDateTime):
-            converters.append(_sqlite_time if sqlite else None)
-            marks.append(mark)
-        elif isinstance(kind, sa.JSON):
-            converters.append(json.dumps)
-            marks.append(mark if sqlite else f"CAST({mark} AS {kind.compile(dialect=dialect)})")
-        else:
-            converters.append(None)
-            marks.append(mark)
+    time = stored_time(connection.dialect)
+    converters = [time if isinstance(table.c[name].type, UTCDateTime)
+                  else _json if isinstance(table.c[name].type, sa.JSON) else None for name in names]
     pick = itemgetter(*names)
     plain = [list(pick(row)) for row in rows]
     for column, convert in enumerate(converters):
         if convert is not None:
             for values in plain:
-                if values[column] is not None:
-                    values[column] = convert(values[column])
+                values[column] = convert(values[column])
+    write_rows(connection, table, names, plain)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def write_rows(connection: sa.Connection, table: sa.Table, names: Sequence[str], rows: list[Sequence]) -> None:
+    """INSERT `rows` (values in `names` order, already in their stored form: `stored_time` for
+    datetimes, `json.dumps` text for JSON) in the connection's transaction, through the driver
+    itself: PostgreSQL's COPY with psycopg, executemany otherwise."""
+    if not rows:
+        return
+    dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     target = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
     cursor = connection.connection.cursor()
     try:
-        if copy:
+        if dialect.driver == "psycopg":
             with cursor.copy(f"COPY {target} FROM STDIN") as stream:
-                for values in plain:
+                for values in rows:
                     stream.write_row(values)
         else:
-            cursor.executemany(f"INSERT INTO {target} VALUES ({', '.join(marks)})", plain)
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            marks = [f"CAST({mark} AS {table.c[n].type.compile(dialect=dialect)})"
+                     if dialect.name != "sqlite" and isinstance(table.c[n].type, sa.JSON) else mark for n in names]
+            cursor.executemany(f"INSERT INTO {target} VALUES ({', '.join(marks)})", rows)
     finally:
         cursor.close()
+
+
+def stored_time(dialect: sa.Dialect) -> Callable[[datetime | None], Any]:
+    """How a UTCDateTime column binds a value through the driver: as is, but on SQLite as the
+    naive UTC text UTCDateTime and SQLite's DateTime store (always with microseconds). The
+    SQLite form is remembered per value: a batch repeats the same instants."""
+    if dialect.name != "sqlite":
+        return lambda value: value
+    known: dict[datetime, str] = {}
+
+    def text(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        found = known.get(value)
+        if found is None:
+            found = known[value] = _sqlite_time(value)
+        return found
+
+    return text
 
 
 def _sqlite_time(value: datetime) -> str:
