@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import dispatch, rules
+from automations import chunk, dispatch, rules
 from automations.events import (
     CART_ABANDONED,
     ORDER_CANCELLED,
@@ -31,6 +31,7 @@ ORDER_PLACED_REASON = "order placed"
 _Keyed = TypeVar("_Keyed", Checkout, Order)
 _ORDER_STATUS = {ORDER_PLACED: "placed", ORDER_PAID: "paid", ORDER_CANCELLED: "cancelled",
                  ORDER_FULFILLED: "fulfilled"}
+ORDER_EVENTS = tuple(_ORDER_STATUS)
 
 
 def _stale(row_updated: datetime | None, incoming: datetime | None) -> bool:
@@ -59,6 +60,11 @@ def remember_rows(session: Session) -> None:
 
 def _find(session: Session, model: type[_Keyed], shop_id: int, column: Any, value: str) -> _Keyed | None:
     """The shop's row with this unique key (remembered when the session asked for it)."""
+    loaded = chunk.active(session)
+    if loaded is not None:
+        known, found = loaded.row(model, shop_id, value)
+        if known:
+            return found
     remembered = session.info.get(_REMEMBERED)
     key = (model, shop_id, value)
     row = remembered.get(key) if remembered is not None else None
@@ -71,6 +77,9 @@ def _find(session: Session, model: type[_Keyed], shop_id: int, column: Any, valu
 
 
 def _remember(session: Session, row: Checkout | Order, value: str) -> None:
+    loaded = chunk.active(session)
+    if loaded is not None:
+        loaded.add_row(row, value)
     remembered = session.info.get(_REMEMBERED)
     if remembered is not None:
         remembered[(type(row), row.shop_id, value)] = row
@@ -98,7 +107,7 @@ def upsert_checkout(
         checkout.contact_id = contact.id
     if checkout.abandoned_at is None and checkout.completed_at is None:
         checkout.abandon_check_at = (updated_at or now) + rules.abandon_after(session, shop.id)
-    session.flush()
+    _flush(session)
     _remember(session, checkout, token)
     return checkout
 
@@ -167,22 +176,31 @@ def upsert_order(
         placed = event.occurred_at or now
         if event.type == ORDER_PLACED and (contact.last_order_at is None or contact.last_order_at < placed):
             contact.last_order_at = placed
-    session.flush()
+    _flush(session)
     _remember(session, order, gid)
     if not order.checkout_token:
         return order, []
     checkout = _find(session, Checkout, shop.id, Checkout.token, order.checkout_token)
     if checkout is not None:
         checkout.order_gid = gid
-    runs = session.scalars(
-        sa.select(FlowRun).where(
-            FlowRun.shop_id == shop.id, FlowRun.subject_key == order.checkout_token,
-            FlowRun.status == "active",
-        )
-    ).all()
+    loaded = chunk.active(session)
+    runs = loaded.active_runs(shop.id, [order.checkout_token], None) if loaded else None
+    if runs is None:
+        runs = session.scalars(
+            sa.select(FlowRun).where(
+                FlowRun.shop_id == shop.id, FlowRun.subject_key == order.checkout_token,
+                FlowRun.status == "active",
+            )
+        ).all()
     ended = dispatch.end_flow_runs(session, runs, reason=ORDER_PLACED_REASON, now=now)
-    session.flush()
+    _flush(session)
     return order, ended
+
+
+def _flush(session: Session) -> None:
+    """Write now, unless a chunk of events is being handled: its rows are written together."""
+    if chunk.active(session) is None:
+        session.flush()
 
 
 def to_json(data: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import dispatch
+from automations import chunk, dispatch
 from automations.events import CONSENT_STATES, SUBSCRIBED, UNSUBSCRIBED, ConsentData
 from automations.models import ConsentEvent, Contact, FlowRun, OutboundWrite, TimelineEntry
 
@@ -42,8 +42,12 @@ def record(
         occurred_at=occurred_at,
         recorded_at=now,
     )
-    session.add(entry)
-    session.flush()
+    loaded = chunk.active(session)
+    if loaded is None:
+        session.add(entry)
+        session.flush()
+    else:  # its id is needed now; the chunk's other rows wait for its end
+        entry = chunk.write_now(session, entry)
     if contact.consent_updated_at is not None and occurred_at < contact.consent_updated_at:
         return entry  # stale: kept as evidence, the current state stays
     changed = contact.consent_status != consent.status
@@ -59,7 +63,8 @@ def record(
         )
     if changed:
         _queue_writes(session, contact, entry)
-    session.flush()
+    if loaded is None:
+        session.flush()
     return entry
 
 
@@ -114,13 +119,16 @@ def _is_repeat(session: Session, contact: Contact, status: str, source: str) -> 
         return True
     if contact.consent_status != status:
         return False
-    echo = session.scalars(
-        sa.select(OutboundWrite)
-        .where(OutboundWrite.contact_id == contact.id, OutboundWrite.target == source,
-               OutboundWrite.action == "consent")
-        .order_by(OutboundWrite.id.desc())
-        .limit(1)
-    ).first()
+    echo = next((w for w in reversed(list(session.new)) if isinstance(w, OutboundWrite)
+                 and w.contact_id == contact.id and w.target == source and w.action == "consent"), None)
+    if echo is None:  # none queued in this session and not written yet: the last one written
+        echo = session.scalars(
+            sa.select(OutboundWrite)
+            .where(OutboundWrite.contact_id == contact.id, OutboundWrite.target == source,
+                   OutboundWrite.action == "consent")
+            .order_by(OutboundWrite.id.desc())
+            .limit(1)
+        ).first()
     return echo is not None and echo.payload.get("status") == status
 
 

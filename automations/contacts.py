@@ -17,6 +17,7 @@ import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from automations import chunk
 from automations.events import ContactData
 from automations.models import Contact, Shop
 
@@ -125,9 +126,16 @@ def find_contact(session: Session, shop: Shop, data: ContactData, phone_e164: st
         (Contact.email, data.email.strip().lower() if data.email else None),
     )
     remembered = session.info.get(_REMEMBERED)
+    loaded = chunk.active(session)
     for column, value in keys:
         if not value:
             continue
+        if loaded is not None:
+            known, found = loaded.contact(shop.id, column.key, value)
+            if found is not None:
+                return found
+            if known:
+                continue
         if column.key in _REMEMBERED_KEYS and (found := _recalled(remembered, shop, column.key, value)):
             return found
         found = session.scalars(
@@ -136,6 +144,8 @@ def find_contact(session: Session, shop: Shop, data: ContactData, phone_e164: st
             .order_by(Contact.id)
             .limit(1)
         ).first()
+        if found is not None and loaded is not None and (getattr(found, column.key) != value or found.deleted_at):
+            found = None  # changed in this chunk since (not written yet)
         if found is not None:
             if remembered is not None and column.key in _REMEMBERED_KEYS:
                 remembered[(shop.id, column.key, value)] = found
@@ -155,9 +165,11 @@ def upsert_contact(
     phone = normalise_phone(data.phone, data.country, shop.default_region)
     contact = find_contact(session, shop, data, phone.e164)
     created = contact is None
+    loaded = chunk.active(session)
     if contact is None:
         contact = Contact(shop_id=shop.id, tags=[], properties={}, consent_status="not_subscribed")
-        session.add(contact)
+        if loaded is None:
+            session.add(contact)
     stale = (
         not created
         and source_updated_at is not None
@@ -181,7 +193,10 @@ def upsert_contact(
         contact.source_updated_at = source_updated_at
     if created:
         contact.properties = {**(contact.properties or {}), "created_from": source}
-    session.flush()
+    if loaded is None:
+        session.flush()
+    elif created:  # its id is needed now: written on its own, the chunk's other rows wait
+        contact = loaded.write_contact(session, contact)
     return ContactResult(contact=contact, created=created, phone_error=phone.error)
 
 
@@ -194,9 +209,12 @@ def _apply_phone(session: Session, shop: Shop, contact: Contact, raw: str, phone
     if phone.e164 == contact.phone_e164:
         contact.phone_error = None
         return
-    owner = session.scalars(
-        sa.select(Contact).where(Contact.shop_id == shop.id, Contact.phone_e164 == phone.e164)
-    ).first()
+    loaded = chunk.active(session)
+    known, owner = loaded.contact(shop.id, "phone_e164", phone.e164) if loaded else (False, None)
+    if not known and owner is None:
+        owner = session.scalars(
+            sa.select(Contact).where(Contact.shop_id == shop.id, Contact.phone_e164 == phone.e164)
+        ).first()
     if owner is not None and owner is not contact:
         contact.phone_error = f"phone {phone.e164} already belongs to contact {owner.id}"
         return

@@ -20,7 +20,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import caps, windows
+from automations import caps, chunk, windows
 from automations.models import Contact, FlowRun, Message, Shop, TimelineEntry
 from automations.shops import policy_for
 
@@ -166,28 +166,43 @@ def cancel_scheduled(
     reason: str,
     now: datetime,
     contact_id: int | None = None,
-    flow_run_ids: Iterable[int] | None = None,
+    flow_runs: Iterable[FlowRun] | None = None,
     marketing_only: bool = False,
-) -> list[int]:
-    """Cancel messages still waiting (of a contact, or of flow runs), saying why."""
+) -> list[int | Message]:
+    """Cancel messages still waiting (of a contact, or of flow runs), saying why.
+
+    Returns their ids; while a chunk of events is handled, a message not written yet is given as
+    itself (its id once the chunk is written)."""
+    runs = list(flow_runs) if flow_runs is not None else None
     where = [Message.status == "scheduled", Message.direction == "outbound"]
     if contact_id is not None:
         where.append(Message.contact_id == contact_id)
-    if flow_run_ids is not None:
-        where.append(Message.flow_run_id.in_(list(flow_run_ids)))
+    if runs is not None:
+        where.append(Message.flow_run_id.in_([r.id for r in runs if r.id is not None]))
     if marketing_only:
         where.append(Message.kind == "marketing")
     messages = list(session.scalars(sa.select(Message).where(*where)))
+    loaded = chunk.active(session)
+    if loaded is not None:  # the database does not have this chunk's messages yet
+        messages += [m for m in session.new if isinstance(m, Message) and m.direction == "outbound"
+                     and (contact_id is None or m.contact_id == contact_id)
+                     and (runs is None or any(m.flow_run is r for r in runs))
+                     and (not marketing_only or m.kind == "marketing")]
+        messages = [m for m in messages if m.status == "scheduled"]  # as changed in this chunk
     for message in messages:
         message.status = "cancelled"
         message.status_reason = reason
         message.updated_at = now
-    session.flush()
-    return [m.id for m in messages]
+    if loaded is None:
+        session.flush()
+    return [m.id if m.id is not None else m for m in messages]
 
 
-def end_flow_runs(session: Session, runs: Iterable[FlowRun], *, reason: str, now: datetime) -> list[int]:
-    """Exit active flow runs and cancel what they still had scheduled."""
+def end_flow_runs(
+    session: Session, runs: Iterable[FlowRun], *, reason: str, now: datetime
+) -> list[int | FlowRun]:
+    """Exit active flow runs and cancel what they still had scheduled; the runs' ids (a run not
+    written yet, while a chunk of events is handled, is given as itself)."""
     ended = [run for run in runs if run.status == "active"]
     for run in ended:
         run.status = "exited"
@@ -195,8 +210,8 @@ def end_flow_runs(session: Session, runs: Iterable[FlowRun], *, reason: str, now
         run.next_at = None
         run.updated_at = now
     if ended:
-        cancel_scheduled(session, reason=reason, now=now, flow_run_ids=[r.id for r in ended])
-    return [run.id for run in ended]
+        cancel_scheduled(session, reason=reason, now=now, flow_runs=ended)
+    return [run.id if run.id is not None else run for run in ended]
 
 
 def _stop(message: Message, status: str, reason: str | None, now: datetime) -> Decision:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from automations import commerce, consent, dispatch, links, rules, templating
+from automations import chunk, commerce, consent, dispatch, links, rules, templating
 from automations import events as ev
 from automations.compose import Composition, compose
 from automations.contacts import find_contact, upsert_contact
@@ -35,7 +35,6 @@ from automations.shops import policy_for
 
 Shorten = Callable[[str], str]
 _Row = TypeVar("_Row", FlowRun, Message)
-_ORDER_EVENTS = (ev.ORDER_PLACED, ev.ORDER_PAID, ev.ORDER_CANCELLED, ev.ORDER_FULFILLED)
 _CUSTOMER_EVENTS = (ev.CUSTOMER_CREATED, ev.CUSTOMER_UPDATED)
 
 
@@ -55,6 +54,10 @@ class Outcome:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def fields(self) -> dict[str, Any]:
+        """Its fields as they are (rows not written yet included), for JSON later."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def handle_event(
@@ -85,7 +88,7 @@ def handle_event(
             triggers.append(ev.CONSENT_GRANTED)
     if event.type == ev.CHECKOUT_UPDATED:
         commerce.upsert_checkout(session, shop, event, contact, now)
-    elif event.type in _ORDER_EVENTS:
+    elif event.type in commerce.ORDER_EVENTS:
         _, ended = commerce.upsert_order(session, shop, event, contact, now)
         outcome.flows_exited += ended
     outcome.flows_exited += _apply_exits(session, shop, event, contact, now)
@@ -94,7 +97,8 @@ def handle_event(
         for rule in rules.rules_for(session, shop.id, trigger):
             _start(session, shop, rule, as_json, contact, phone_error, now, outcome,
                    store_event_id, shorten)
-    session.flush()
+    if chunk.active(session) is None:  # a chunk of events is written at its end
+        session.flush()
     return outcome
 
 
@@ -237,9 +241,12 @@ def _apply_exits(
         match.append(FlowRun.contact_id == contact.id)
     if not match:
         return []
-    runs = session.scalars(
-        sa.select(FlowRun).where(FlowRun.shop_id == shop.id, FlowRun.status == "active", sa.or_(*match))
-    ).all()
+    loaded = chunk.active(session)
+    runs = loaded.active_runs(shop.id, subjects, contact.id if contact else None) if loaded else None
+    if runs is None:
+        runs = session.scalars(
+            sa.select(FlowRun).where(FlowRun.shop_id == shop.id, FlowRun.status == "active", sa.or_(*match))
+        ).all()
     ending = []
     for run in runs:
         definition = session.get(Rule, run.rule_id).definition
@@ -290,17 +297,33 @@ def _start(
         outcome.skip(reason)
         return
     subject_key = event_json.get("subject_key") or f"contact:{contact.id}"
-    run = _insert(session, FlowRun, dict(
+    values = dict(
         shop_id=shop.id, rule_id=rule.id, contact_id=contact.id, subject_key=subject_key,
         status="active", step=0,
         context={"version": rule.version, "event": event_json, "at": now.isoformat(),
                  "store_event_id": store_event_id},
-    ))
+    )
+    loaded = chunk.active(session)
+    started = loaded.run_started(shop.id, rule.id, subject_key, contact.id) if loaded else None
+    if started is None:
+        run = _insert(session, FlowRun, values)
+    elif started:
+        run = None
+    else:  # known not to exist: written with the rest of the chunk
+        run = FlowRun(**values)
+        session.add(run)
     if run is None:
         outcome.skip(f"flow {rule.key} already started for {subject_key}")
         return
-    outcome.flows_started.append(run.id)
+    if loaded is not None:
+        loaded.add_run(run)
+    outcome.flows_started.append(_ref(run))
     _run(session, shop, rule, run, contact, now, outcome, store_event_id, shorten, fresh=True)
+
+
+def _ref(row: FlowRun | Message) -> int | FlowRun | Message:
+    """A row's id for an outcome; the row itself while it waits to be written with its chunk."""
+    return row.id if row.id is not None else row
 
 
 def _insert(session: Session, model: type[_Row], values: dict[str, Any]) -> _Row | None:
@@ -337,7 +360,7 @@ def _run(
             message = _create_message(session, shop, policy, rule, run, pc, op["step"], contact,
                                       event_json, at, store_event_id, shorten, outcome, fresh)
             if message is not None:
-                outcome.messages.append(message.id)
+                outcome.messages.append(_ref(message))
             pc += 1
         elif op["op"] == "wait":
             due = at + timedelta(seconds=op["seconds"])
@@ -372,15 +395,22 @@ def _create_message(
         outcome.skip(f"template error in {rule.key}: {exc}")  # rendered before any link is made
         return None
     assert composition.window is not None
-    message = _insert(session, Message, dict(
-        shop_id=shop.id, contact_id=contact.id, rule_id=rule.id, flow_run_id=run.id,
+    values = dict(
+        shop_id=shop.id, contact_id=contact.id, rule_id=rule.id,
         store_event_id=store_event_id, direction="outbound", kind=rule.kind,
         to_phone=composition.to, from_phone=shop.sms_number, body=composition.body,
         encoding=composition.info.encoding, segments=composition.info.segments,
         cost=str(composition.cost), status="scheduled",
         status_reason=composition.window.deferred_reason, idempotency_key=key,
         send_at=composition.window.send_at,
-    ))
+    )
+    if fresh and chunk.active(session) is not None:  # written with the rest of the chunk
+        message = Message(**values, flow_run=run)
+        session.add(message)
+        for link in made:
+            link.message = message
+        return message
+    message = _insert(session, Message, {**values, "flow_run_id": run.id})
     if message is None:
         for link in made:
             session.delete(link)

@@ -315,6 +315,9 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    # Set instead of flow_run_id when the run is not written yet (a chunk of events).
+    flow_run: Mapped[FlowRun | None] = relationship()
+
 
 class Link(Base):
     __tablename__ = "links"
@@ -325,6 +328,8 @@ class Link(Base):
     message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("messages.id", ondelete="SET NULL"))
     target_url: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    message: Mapped[Message | None] = relationship()  # set when the message is not written yet
 
 
 class LinkClick(Base):

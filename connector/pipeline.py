@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from automations import commerce, contacts, conversations, engine, rules
+from automations import chunk, commerce, contacts, conversations, engine, rules
+from automations import events as ev_types
 from automations.events import DomainEvent
-from automations.models import Rule, Shop, StoreEvent, utcnow
+from automations.models import Base, Rule, Shop, StoreEvent, utcnow
 from connector import ingest
 from connector.runtime import Runtime
 from integrations.shopify import webhooks as shopify_webhooks
@@ -28,8 +29,11 @@ log = logging.getLogger("parlons.pipeline")
 
 
 def _jsonable(value: Any) -> Any:
+    """An outcome as JSON: rows by their id (read once they are written), dates as ISO text."""
+    if isinstance(value, Base):
+        return value.id
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value))
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
@@ -53,31 +57,115 @@ CHUNK = 100  # store events per transaction
 
 def process_store_events(runtime: Runtime, ids: list[int]) -> int:
     """Process events in chunks of CHUNK per transaction (rows locked in id order); a chunk in
-    which anything raises is rolled back and replayed one event per transaction."""
+    which anything raises is rolled back and replayed one event per transaction.
+
+    A chunk of plain Shopify store events (no app lifecycle, privacy request or deletion) is
+    translated first, has the rows its events refer to loaded in a few queries, and is written
+    in one flush at its end (see automations.chunk)."""
     done = 0
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
+        part = ids[start:start + CHUNK]
         try:
             with runtime.db.transaction() as session:
-                rules.hold(session)  # no event changes a rule: each shop's are read once per chunk
-                contacts.remember_matches(session)
-                commerce.remember_rows(session)
-                rows = session.scalars(
-                    sa.select(StoreEvent).where(StoreEvent.id.in_(chunk)).order_by(StoreEvent.id).with_for_update()
-                ).all()
-                locked = {row.id: row for row in rows}
-                held = _hold_shops_and_rules(session, {row.shop_id for row in rows if row.shop_id})
-                finished: list[dict[str, Any]] = []
-                count = sum(process_one(runtime, session, i, locked=locked.get(i), finished=finished)
-                            for i in chunk)
-                if finished:
-                    session.execute(sa.update(StoreEvent), finished)
-                del held
+                count = _process_chunk(runtime, session, part)
         except Exception:  # noqa: BLE001 - replayed below, one transaction per event
-            log.warning("a chunk of %d store events failed; replaying them one by one", len(chunk), exc_info=True)
-            count = _one_by_one(runtime, chunk)
+            log.warning("a chunk of %d store events failed; replaying them one by one", len(part), exc_info=True)
+            count = _one_by_one(runtime, part)
         done += count
     return done
+
+
+def _process_chunk(runtime: Runtime, session: Session, ids: list[int]) -> int:
+    rules.hold(session)  # no event changes a rule: each shop's are read once per chunk
+    contacts.remember_matches(session)
+    commerce.remember_rows(session)
+    rows = session.scalars(
+        sa.select(StoreEvent).where(StoreEvent.id.in_(ids)).order_by(StoreEvent.id).with_for_update()
+    ).all()
+    locked = {row.id: row for row in rows}
+    held = _hold_shops_and_rules(session, {row.shop_id for row in rows if row.shop_id})
+    finished: list[dict[str, Any]] = []
+    translated = _translate_plain(rows)
+    if translated is None:
+        count = sum(process_one(runtime, session, i, locked=locked.get(i), finished=finished) for i in ids)
+    else:
+        chunk.begin(session, _wanted(session, rows, translated))
+        try:
+            with session.no_autoflush:
+                count = sum(process_one(runtime, session, i, locked=locked.get(i), finished=finished,
+                                        translated=translated.get(i)) for i in ids)
+            session.flush()
+        finally:
+            chunk.end(session)
+    for row in finished:
+        row["outcome"] = _jsonable(row["outcome"])  # ids of the rows written just now
+    if finished:
+        session.execute(sa.update(StoreEvent), finished)
+    del held
+    return count
+
+
+_NOT_PLAIN = frozenset({
+    ev_types.APP_UNINSTALLED, ev_types.DATA_REQUESTED, ev_types.CUSTOMER_REDACT, ev_types.SHOP_REDACT,
+    ev_types.CUSTOMER_DELETED,
+})
+
+
+def _translate_plain(rows: list[StoreEvent]) -> dict[int, list[DomainEvent] | ValueError] | None:
+    """Each received event's domain events (or why it is invalid) when every one of them is a
+    plain Shopify store event for a known shop; None otherwise (the chunk is handled as is)."""
+    translated: dict[int, list[DomainEvent] | ValueError] = {}
+    for row in rows:
+        if row.status != "received":
+            continue
+        if row.source != "shopify" or row.shop_id is None:
+            return None
+        try:
+            events = translate(row)
+        except ValueError as exc:
+            translated[row.id] = exc
+            continue
+        if any(e.type in _NOT_PLAIN for e in events):
+            return None
+        translated[row.id] = events
+    return translated
+
+
+def _wanted(
+    session: Session, rows: list[StoreEvent], translated: dict[int, list[DomainEvent] | ValueError]
+) -> dict[int, chunk.Wanted]:
+    """The contacts, checkouts, orders and flow-run subjects the chunk's events refer to."""
+    wanted: dict[int, chunk.Wanted] = {}
+    for row in rows:
+        events = translated.get(row.id)
+        if not isinstance(events, list):
+            continue
+        shop = session.get(Shop, row.shop_id)
+        keys = wanted.setdefault(row.shop_id, chunk.Wanted())
+        for event in events:
+            data = event.contact
+            if data is not None:
+                phone = contacts.normalise_phone(data.phone, data.country, shop.default_region if shop else None)
+                for name, value in (("shopify_customer_id", data.shopify_customer_id),
+                                    ("hubspot_contact_id", data.hubspot_contact_id),
+                                    ("phone_e164", phone.e164),
+                                    ("email", data.email.strip().lower() if data.email else None)):
+                    if value:
+                        keys.contacts[name].add(value)
+            token = event.data.get("checkout_token")
+            if event.subject_key:
+                keys.subjects.add(event.subject_key)
+            if token:
+                keys.subjects.add(token)
+                keys.checkout_tokens.add(token)
+            if event.type == ev_types.CHECKOUT_UPDATED:
+                keys.checkout_tokens.add(event.subject_key or event.data.get("token") or "")
+            if event.type in commerce.ORDER_EVENTS:
+                keys.order_gids.add(event.subject_key or event.data.get("order_gid") or "")
+    for keys in wanted.values():
+        keys.checkout_tokens.discard("")
+        keys.order_gids.discard("")
+    return wanted
 
 
 def _hold_shops_and_rules(session: Session, shop_ids: set[int]) -> list[object]:
@@ -109,11 +197,12 @@ def _one_by_one(runtime: Runtime, ids: list[int]) -> int:
 
 def process_one(
     runtime: Runtime, session: Session, event_id: int, *, locked: StoreEvent | None | bool = False,
-    finished: list[dict[str, Any]] | None = None,
+    finished: list[dict[str, Any]] | None = None, translated: list[DomainEvent] | ValueError | None = None,
 ) -> bool:
-    """Process one stored event; `locked` is its row when the caller already locked it (None: gone).
-    With `finished`, its final status is appended there for the caller to write with the rest of
-    its batch (one statement for all) instead of being flushed on its own."""
+    """Process one stored event; `locked` is its row when the caller already locked it (None: gone),
+    `translated` its domain events when the caller translated it already. With `finished`, its
+    final status is appended there for the caller to write with the rest of its batch (one
+    statement for all, the outcome made JSON then) instead of being flushed on its own."""
     ev = locked if locked is not False else session.execute(
         sa.select(StoreEvent).where(StoreEvent.id == event_id).with_for_update()
     ).scalar_one_or_none()
@@ -125,10 +214,12 @@ def process_one(
 
     special = handlers.handle_special(runtime, session, ev, shop, now)
     if special is not None:
-        _finish(ev, "processed", _jsonable(special), now, finished)
+        _finish(ev, "processed", special, now, finished)
         return True
     try:
-        domain_events = translate(ev)
+        if isinstance(translated, ValueError):
+            raise translated
+        domain_events = translated if translated is not None else translate(ev)
     except ValueError as exc:  # PayloadError subclasses ValueError in every integration
         log.warning("store event %s (%s %s) invalid: %s", ev.id, ev.source, ev.topic, exc)
         _finish(ev, "invalid", {"error": str(exc)}, now, finished)
@@ -137,7 +228,7 @@ def process_one(
     for domain_event in domain_events:
         lifecycle = handlers.handle_lifecycle(runtime, session, ev, shop, domain_event, now)
         if lifecycle is not None:
-            outcomes.append(_jsonable(lifecycle))
+            outcomes.append(lifecycle)
             continue
         if shop is None:
             outcomes.append({"type": domain_event.type, "skipped": ["unknown shop"]})
@@ -145,7 +236,7 @@ def process_one(
         outcome = engine.handle_event(
             session, shop, domain_event, now=now, redis_conn=runtime.redis, store_event_id=ev.id
         )
-        outcomes.append({"type": domain_event.type, **_jsonable(outcome)})
+        outcomes.append({"type": domain_event.type, **outcome.fields()})
     _finish(ev, "processed", {"events": outcomes} if outcomes else {"events": [], "note": "nothing to do"},
             now, finished)
     return True
@@ -155,7 +246,7 @@ def _finish(
     ev: StoreEvent, status: str, outcome: dict[str, Any], now: datetime, finished: list[dict[str, Any]] | None
 ) -> None:
     if finished is None:
-        ev.status, ev.outcome, ev.processed_at = status, outcome, now
+        ev.status, ev.outcome, ev.processed_at = status, _jsonable(outcome), now
         return
     for name, value in (("status", status), ("outcome", outcome), ("processed_at", now)):
         set_committed_value(ev, name, value)  # seen as done by the rest of the batch, written below
