@@ -10,8 +10,10 @@ The newest `source_updated_at` wins: a stale update only fills what we do not kn
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 import phonenumbers
 import sqlalchemy as sa
@@ -58,7 +60,7 @@ _PLAIN_E164 = re.compile(r"\+[1-9][0-9]{2,16}")
 def _valid_as_written(text: str) -> bool:
     """Whether `text` is a valid number written in E.164 exactly as `phonenumbers.parse` would
     read it (no national prefix, carrier code or leading zero to interpret), so that its E.164
-    is `text` itself: the answer of `_parse_phone` without parsing, a third of its cost.
+    is `text` itself: the answer of `_parse_phone` without parsing, a fifth of its cost.
     False when unsure: the full path decides."""
     if not _PLAIN_E164.fullmatch(text):
         return False
@@ -77,7 +79,39 @@ def _valid_as_written(text: str) -> bool:
     prefix = metadata.national_prefix_for_parsing
     if prefix and re.match(prefix, national):
         return False  # parse may strip or rewrite it (and some such numbers are valid as written)
-    return phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=code, national_number=int(national)))
+    return _validity(code)(national)
+
+
+_NUMBER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
+                 "voicemail", "fixed_line", "mobile")
+
+
+@cache
+def _validity(code: int) -> Callable[[str], bool]:
+    """`phonenumbers.is_valid_number` for a national number (no leading zero) of this country
+    code. For a code of one region, its own rule compiled once: a number is valid when the
+    region's general description and one of its number types' descriptions each allow its
+    length and match it whole, their patterns joined in one alternation per length."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]
+    if len(regions) > 1:  # which region's rules apply depends on the number: phonenumbers decides
+        return lambda national: phonenumbers.is_valid_number(
+            phonenumbers.PhoneNumber(country_code=code, national_number=int(national)))
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, regions[0])
+    general = metadata.general_desc
+    kinds = [desc for desc in (getattr(metadata, name) for name in _NUMBER_TYPES)
+             if desc is not None and desc.national_number_pattern]
+    rules = {}
+    for length in general.possible_length:
+        patterns = [desc.national_number_pattern for desc in kinds if length in desc.possible_length]
+        if patterns and general.national_number_pattern:
+            rules[length] = (re.compile(general.national_number_pattern),
+                             re.compile("|".join(f"(?:{pattern})" for pattern in patterns)))
+
+    def valid(national: str) -> bool:
+        rule = rules.get(len(national))
+        return rule is not None and bool(rule[0].fullmatch(national)) and bool(rule[1].fullmatch(national))
+
+    return valid
 
 
 def _parse_phone(text: str, regions: tuple[str | None, ...]) -> PhoneResult:

@@ -52,6 +52,30 @@ def test_every_example_number_and_its_near_neighbours_get_the_full_paths_answer(
     assert taken > len(EXAMPLES) * 5
 
 
+def is_valid(code: int, national: str) -> bool:
+    return phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=code, national_number=int(national)))
+
+
+def test_the_compiled_validity_is_phonenumbers_own_on_every_example_and_its_neighbours():
+    checked = valid = 0
+    for e164, _ in EXAMPLES:
+        number = phonenumbers.parse(e164)
+        national = str(number.national_number)
+        for text in [national[:-1] + digit for digit in "0123456789"] + [national + "5", national[:-1]]:
+            if len(text) >= 2 and text[0] != "0":
+                expected = is_valid(number.country_code, text)
+                assert contacts._validity(number.country_code)(text) == expected, (number.country_code, text)
+                checked, valid = checked + 1, valid + expected
+    assert checked > len(EXAMPLES) * 10 and checked / 10 < valid < checked * 0.9
+
+
+@settings(max_examples=400, deadline=None)
+@given(code=st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)),
+       national=st.from_regex(r"\A[1-9][0-9]{1,15}\Z"))
+def test_the_compiled_validity_is_phonenumbers_own_on_any_digits(code, national):
+    assert contacts._validity(code)(national) == is_valid(code, national)
+
+
 def _mutated(e164: str, region: str, data: st.DataObject) -> str:
     """The example number changed the way real data is: other digits, a national prefix or a
     zero after the country code, cut short or too long, in national format, with spaces."""
