@@ -122,7 +122,7 @@ def import_batch(session: Session, shop: Shop, nodes: Iterable[dict], now: datet
             outcome.unchanged += 1
             continue
         keys = _keys(row[0], row[2].e164)
-        new = row[0].shopify_customer_id and not keys & (known | seen)
+        new = row[0].shopify_customer_id and keys.isdisjoint(known) and keys.isdisjoint(seen)
         (fresh if new else matched).append(row)
         seen |= keys
     _insert_new(session, shop, fresh, now)
@@ -447,8 +447,8 @@ class _Run:
             if total is not None:
                 state.total = total
 
-    def _state(self, session: Session) -> SyncState:
-        shop = self._shop(session)
+    def _state(self, session: Session, shop: Shop | None = None) -> SyncState:
+        shop = shop or self._shop(session)
         return session.scalar(sa.select(SyncState).where(SyncState.shop_id == shop.id, SyncState.source == SOURCE))
 
     def import_nodes(self, nodes: list[dict], cursor: dict) -> None:
@@ -501,7 +501,7 @@ class _Run:
                 outcome.invalid += part.invalid or []
         else:
             outcome = import_batch(session, shop, nodes, now)
-        state = self._state(session)
+        state = self._state(session, shop)
         state.cursor = json.dumps(cursor)
         state.processed = (state.processed or 0) + len(nodes)
         if outcome.invalid and len(state.invalid or []) < MAX_INVALID_KEPT:

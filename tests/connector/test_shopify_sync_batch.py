@@ -90,3 +90,29 @@ def test_new_customers_written_together_are_the_rows_written_one_by_one(database
         expected, written = snapshot(s, one_by_one.id), snapshot(s, together.id)
     assert [len(rows) for rows in written.values()] == [5, 4, 3, 3]
     assert written == expected
+
+
+def test_customers_of_one_batch_sharing_a_phone_or_an_email_are_merged_as_one_by_one(database):
+    # given a batch where customer 6 has customer 1's phone and customer 7 customer 4's email
+    twins = [{**NODES[0], "id": "gid://shopify/Customer/6", "email": "other@example.com",
+              "updatedAt": "2026-02-28T11:00:00Z"},
+             {**NODES[3], "id": "gid://shopify/Customer/7", "phone": "+33700000007",
+              "updatedAt": "2026-02-28T11:00:01Z"}]
+    with database.transaction() as s:
+        one_by_one, together = Shop(domain="one.myshopify.com"), Shop(domain="together.myshopify.com")
+        s.add_all([one_by_one, together])
+        s.flush()
+        for node in NODES + twins:
+            contact, statement = customer_to_contact(node)
+            updated_at = shopify_sync._when(node.get("updatedAt"))
+            result = upsert_contact(s, one_by_one, contact, source="shopify", source_updated_at=updated_at)
+            if statement is not None:
+                consent_ledger.record(s, result.contact, statement, NOW)
+        # when it is imported as one batch
+        outcome = shopify_sync.import_batch(s, together, NODES + twins, NOW)
+    # then the twins update the contacts written before them, as one by one
+    assert (outcome.created, outcome.updated) == (5, 2)
+    with database.session() as s:
+        written = snapshot(s, together.id)
+        assert written == snapshot(s, one_by_one.id)
+    assert len(written["contacts"]) == 5
