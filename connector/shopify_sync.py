@@ -213,57 +213,48 @@ def _insert_new(session: Session, shop: Shop, rows: list, now: datetime) -> None
     connection = session.connection()
     stored = stored_time(connection.dialect)
     at = stored(now)
-    contacts = []
-    for contact, consent, phone, updated_at in rows:
-        contacts.append((
-            shop.id, phone.e164, contact.phone[:64] if contact.phone else None, phone.error,
-            contact.email.strip().lower() if contact.email else None, contact.first_name or None,
-            contact.last_name or None, contact.locale or None, json.dumps(contact.tags) if contact.tags else "[]",
-            contact.orders_count, contact.total_spent or None, stored(contact.last_order_at),
-            contact.shopify_customer_id, _CREATED_FROM,
-            consent.status if consent is not None else NOT_SUBSCRIBED,
-            consent.source if consent is not None else None,
-            stored(consent.occurred_at or now) if consent is not None else None,
-            stored(updated_at), at, at,
-        ))
+    contacts = ((
+        shop.id, phone.e164, contact.phone[:64] if contact.phone else None, phone.error,
+        contact.email.strip().lower() if contact.email else None, contact.first_name or None,
+        contact.last_name or None, contact.locale or None, json.dumps(contact.tags) if contact.tags else "[]",
+        contact.orders_count, contact.total_spent or None, stored(contact.last_order_at),
+        contact.shopify_customer_id, _CREATED_FROM,
+        consent.status if consent is not None else NOT_SUBSCRIBED,
+        consent.source if consent is not None else None,
+        stored(consent.occurred_at or now) if consent is not None else None,
+        stored(updated_at), at, at,
+    ) for contact, consent, phone, updated_at in rows)
     write_rows(connection, Contact.__table__, _CONTACT_COLUMNS, contacts)
     gids = [contact.shopify_customer_id for contact, _, _, _ in rows]
     id_of = dict(connection.execute(
         sa.select(Contact.shopify_customer_id, Contact.id)
         .where(Contact.shop_id == shop.id, among(connection.dialect, Contact.shopify_customer_id, gids))
     ).all())
-    ledger, told = [], []
-    for contact, consent, phone, _ in rows:
-        if consent is None:
-            continue
-        contact_id, occurred_at = id_of[contact.shopify_customer_id], consent.occurred_at or now
-        ledger.append((shop.id, contact_id, consent.status, consent.source, json.dumps(consent.evidence or {}),
-                       stored(occurred_at), at))
-        if consent.status != NOT_SUBSCRIBED:  # a new contact starts not subscribed: nothing to tell
-            told.append((contact_id, contact, consent, phone.e164, occurred_at))
-    if not ledger:
+    stated = [(id_of[contact.shopify_customer_id], contact, consent, phone.e164, consent.occurred_at or now)
+              for contact, consent, phone, _ in rows if consent is not None]
+    if not stated:
         return
-    write_rows(connection, ConsentEvent.__table__, _LEDGER_COLUMNS, ledger)
+    write_rows(connection, ConsentEvent.__table__, _LEDGER_COLUMNS, (
+        (shop.id, contact_id, consent.status, consent.source, json.dumps(consent.evidence or {}),
+         stored(occurred_at), at) for contact_id, _, consent, _, occurred_at in stated))
     entry_of = dict(connection.execute(
         sa.select(ConsentEvent.contact_id, ConsentEvent.id)
-        .where(among(connection.dialect, ConsentEvent.contact_id, [entry[1] for entry in ledger]))
+        .where(among(connection.dialect, ConsentEvent.contact_id, [entry[0] for entry in stated]))
     ).all())
-    writes, timeline = [], []
-    for contact_id, contact, consent, e164, occurred_at in told:
-        entry_id = entry_of[contact_id]
-        payload = {
+    # A new contact starts not subscribed: that statement changes nothing, nothing to tell.
+    told = [(entry_of[entry[0]], *entry) for entry in stated if entry[2].status != NOT_SUBSCRIBED]
+    write_rows(connection, OutboundWrite.__table__, _WRITE_COLUMNS, (
+        (shop.id, contact_id, "hubspot", "consent", f"consent:{entry_id}:hubspot", json.dumps({
             "status": consent.status, "opted_out": False, "source": consent.source,
             "occurred_at": occurred_at.isoformat(), "phone": e164,
             "email": contact.email.strip().lower() if contact.email else None,
             "shopify_customer_id": contact.shopify_customer_id, "hubspot_contact_id": None,
             "consent_event_id": entry_id,
-        }
-        writes.append((shop.id, contact_id, "hubspot", "consent", f"consent:{entry_id}:hubspot",
-                       json.dumps(payload), "pending", 0, at, at))
-        timeline.append((shop.id, contact_id, "consent", f"consent:{entry_id}", stored(occurred_at),
-                         f"SMS consent: {consent.status} — source {consent.source}", "pending", 0, at, at))
-    write_rows(connection, OutboundWrite.__table__, _WRITE_COLUMNS, writes)
-    write_rows(connection, TimelineEntry.__table__, _TIMELINE_COLUMNS, timeline)
+        }), "pending", 0, at, at) for entry_id, contact_id, contact, consent, e164, occurred_at in told))
+    write_rows(connection, TimelineEntry.__table__, _TIMELINE_COLUMNS, (
+        (shop.id, contact_id, "consent", f"consent:{entry_id}", stored(occurred_at),
+         f"SMS consent: {consent.status} — source {consent.source}", "pending", 0, at, at)
+        for entry_id, contact_id, _, consent, _, occurred_at in told))
 
 
 def insert_plain(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -291,12 +282,11 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-def write_rows(connection: sa.Connection, table: sa.Table, names: Sequence[str], rows: list[Sequence]) -> None:
+def write_rows(connection: sa.Connection, table: sa.Table, names: Sequence[str], rows: Iterable[Sequence]) -> None:
     """INSERT `rows` (values in `names` order, already in their stored form: `stored_time` for
     datetimes, `json.dumps` text for JSON) in the connection's transaction, through the driver
-    itself: PostgreSQL's COPY with psycopg, executemany otherwise."""
-    if not rows:
-        return
+    itself: PostgreSQL's COPY with psycopg, executemany otherwise. `rows` may be a generator:
+    on PostgreSQL, rows are sent as they are made, while the server stores the ones before."""
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     target = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
