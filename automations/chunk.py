@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, object_session
 
-from automations.models import Checkout, Contact, FlowRun, Order
+from automations.models import Checkout, ConsentEvent, Contact, FlowRun, Order, OutboundWrite
 
 _KEY = "parlons.chunk"
 _Row = TypeVar("_Row")
@@ -47,7 +47,9 @@ class Chunk:
         self.runs_by_contact: dict[int, list[FlowRun]] = defaultdict(list)
         self.run_keys: dict[tuple[int, str], FlowRun] = {}
         self.subjects: set[tuple[int, str]] = set()  # (shop, subject) whose runs were all loaded
-        self.run_contacts: set[int] = set()  # contacts whose runs were all loaded
+        self.run_contacts: set[int] = set()  # contacts whose runs, consent and writes were loaded
+        self.last_consent: dict[tuple[int, str], ConsentEvent] = {}  # (contact, source) → newest
+        self.last_write: dict[tuple[int, str], OutboundWrite] = {}  # (contact, target) → newest consent push
 
     # --- contacts ------------------------------------------------------------------------
 
@@ -75,6 +77,20 @@ class Chunk:
         self.index_contact(written)
         self.run_contacts.add(written.id)  # a contact just created has no flow runs yet
         return written
+
+    def newest_consent(self, contact_id: int, source: str) -> tuple[bool, ConsentEvent | None]:
+        """(known, the contact's newest statement from this source)."""
+        return contact_id in self.run_contacts, self.last_consent.get((contact_id, source))
+
+    def add_consent(self, entry: ConsentEvent) -> None:
+        key = (entry.contact_id, entry.source)
+        held = self.last_consent.get(key)
+        if held is None or (entry.occurred_at, entry.id) >= (held.occurred_at, held.id):
+            self.last_consent[key] = entry
+
+    def newest_write(self, contact_id: int, target: str) -> tuple[bool, OutboundWrite | None]:
+        """(known, the newest consent push to this target written before the chunk)."""
+        return contact_id in self.run_contacts, self.last_write.get((contact_id, target))
 
     # --- checkouts and orders --------------------------------------------------------------
 
@@ -123,6 +139,25 @@ def write_now(session: Session, row: _Row) -> _Row:
     state = sa.inspect(row).dict
     values = {attr.key: state[attr.key] for attr in sa.inspect(model).column_attrs if attr.key in state}
     return session.scalars(sa.insert(model).returning(model), [values]).one()
+
+
+def assign_ids(session: Session) -> None:
+    """On PostgreSQL, give the chunk's new rows their ids from their sequences, one query per
+    table: rows whose ids are known are written by the driver as one prepared statement run
+    for every row, rather than as one very long multi-row statement it must parse each time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    waiting: dict[type, list[Any]] = defaultdict(list)
+    for row in session.new:
+        if getattr(row, "id", 0) is None:
+            waiting[type(row)].append(row)
+    for model, rows in waiting.items():
+        ids = session.execute(
+            sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": model.__tablename__, "n": len(rows)},
+        ).scalars().all()
+        for row, new_id in zip(rows, ids, strict=True):
+            row.id = new_id
 
 
 def active(session: Session) -> Chunk | None:
@@ -176,8 +211,31 @@ def _load_runs(session: Session, chunk: Chunk, shop_id: int, subjects: set[str])
         return
     for run in session.scalars(sa.select(FlowRun).where(FlowRun.shop_id == shop_id, sa.or_(*match))):
         chunk.add_run(run)
+    if contact_ids:
+        _load_consent(session, chunk, sorted(contact_ids))
     chunk.subjects.update((shop_id, s) for s in subjects)
     chunk.run_contacts.update(contact_ids)
+
+
+def _newest(model: type, partition: list[Any], order: list[Any], *where: Any) -> sa.Select:
+    rank = sa.func.row_number().over(partition_by=partition, order_by=order).label("rank")
+    ranked = sa.select(model.id, rank).where(*where).subquery()
+    return sa.select(model).join(ranked, ranked.c.id == model.id).where(ranked.c.rank == 1)
+
+
+def _load_consent(session: Session, chunk: Chunk, contact_ids: list[int]) -> None:
+    """Each contact's newest statement per source and newest consent push per target (what
+    consent.record compares a new statement with)."""
+    for entry in session.scalars(_newest(
+        ConsentEvent, [ConsentEvent.contact_id, ConsentEvent.source],
+        [ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc()], ConsentEvent.contact_id.in_(contact_ids),
+    )):
+        chunk.last_consent[(entry.contact_id, entry.source)] = entry
+    for write in session.scalars(_newest(
+        OutboundWrite, [OutboundWrite.contact_id, OutboundWrite.target], [OutboundWrite.id.desc()],
+        OutboundWrite.contact_id.in_(contact_ids), OutboundWrite.action == "consent",
+    )):
+        chunk.last_write[(write.contact_id, write.target)] = write
 
 
 def _reindex(name: str):  # noqa: ANN202 - an attribute event listener

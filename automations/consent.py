@@ -48,6 +48,7 @@ def record(
         session.flush()
     else:  # its id is needed now; the chunk's other rows wait for its end
         entry = chunk.write_now(session, entry)
+        loaded.add_consent(entry)
     if contact.consent_updated_at is not None and occurred_at < contact.consent_updated_at:
         return entry  # stale: kept as evidence, the current state stays
     changed = contact.consent_status != consent.status
@@ -109,19 +110,24 @@ def _is_repeat(session: Session, contact: Contact, status: str, source: str) -> 
     """The same source saying again what it said last, or echoing our own last write to it."""
     if contact.id is None:
         return False
-    last = session.scalars(
-        sa.select(ConsentEvent)
-        .where(ConsentEvent.contact_id == contact.id, ConsentEvent.source == source)
-        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())
-        .limit(1)
-    ).first()
+    loaded = chunk.active(session)
+    known, last = loaded.newest_consent(contact.id, source) if loaded else (False, None)
+    if not known:
+        last = session.scalars(
+            sa.select(ConsentEvent)
+            .where(ConsentEvent.contact_id == contact.id, ConsentEvent.source == source)
+            .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())
+            .limit(1)
+        ).first()
     if last is not None and last.status == status:
         return True
     if contact.consent_status != status:
         return False
     echo = next((w for w in reversed(list(session.new)) if isinstance(w, OutboundWrite)
                  and w.contact_id == contact.id and w.target == source and w.action == "consent"), None)
-    if echo is None:  # none queued in this session and not written yet: the last one written
+    if echo is None and loaded is not None:
+        known, echo = loaded.newest_write(contact.id, source)
+    if echo is None and not known:  # none queued in this session: the last one written
         echo = session.scalars(
             sa.select(OutboundWrite)
             .where(OutboundWrite.contact_id == contact.id, OutboundWrite.target == source,

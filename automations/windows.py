@@ -37,8 +37,11 @@ class WindowDecision:
     timezone: str
 
 
+@lru_cache(maxsize=16384)
 def parse_phone(raw: str, default_region: str) -> phonenumbers.PhoneNumber:
-    """Parse a number (E.164 or national in `default_region`); ValueError if it is not valid."""
+    """Parse a number (E.164 or national in `default_region`); ValueError if it is not valid.
+    Remembered: each message parses its recipient's number twice (window, composition), and a
+    batch of events often writes to the same people. The result is shared: read it only."""
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:

@@ -52,7 +52,7 @@ def translate(event: StoreEvent) -> list[DomainEvent]:
     return handlers.translate(event)
 
 
-CHUNK = 100  # store events per transaction
+CHUNK = 250  # store events per transaction
 
 
 def process_store_events(runtime: Runtime, ids: list[int]) -> int:
@@ -94,6 +94,7 @@ def _process_chunk(runtime: Runtime, session: Session, ids: list[int]) -> int:
             with session.no_autoflush:
                 count = sum(process_one(runtime, session, i, locked=locked.get(i), finished=finished,
                                         translated=translated.get(i)) for i in ids)
+                chunk.assign_ids(session)
             session.flush()
         finally:
             chunk.end(session)

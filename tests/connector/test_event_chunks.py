@@ -99,6 +99,10 @@ def stories() -> list[tuple[str, str]]:
          sms_marketing_consent={"state": "unsubscribed", "opt_in_level": "single_opt_in",
                                 "consent_updated_at": "2026-01-11T10:00:00+01:00",
                                 "consent_collected_from": "SHOPIFY"})
+    make("customers_marketing_consent/update", id=7_000_003, phone=customer(3)["phone"],  # said again
+         sms_marketing_consent={"state": "subscribed", "opt_in_level": "single_opt_in",
+                                "consent_updated_at": "2026-01-10T10:00:00+01:00",
+                                "consent_collected_from": "SHOPIFY"})
     shipped(1, "delivered")
     make("orders/fulfilled", **order(1, 1), fulfillment_status="fulfilled")
     checkout(1, 4, "2026-01-12T10:05:00+01:00")  # the first customer comes back
@@ -199,6 +203,7 @@ def test_a_chunk_ends_exactly_as_one_event_per_transaction(runtime, database):
     runs = {(rule, status, reason) for rule, _, _, status, _, reason in together["runs"]}
     assert ("abandoned_checkout", "exited", "order placed") in runs  # an order ended a cart flow
     assert {("order_shipped", "completed", ""), ("delivered", "completed", "")} <= runs
+    assert len([c for c in together["consent"] if c == ("subscribed", "shopify")]) == 2  # a repeat is not kept
     cancelled = {reason for _, _, _, status, reason, _, _ in together["messages"] if status == "cancelled"}
     assert cancelled == {"order placed", "marketing consent withdrawn"}
 
