@@ -6,10 +6,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _to_json(value: object) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (flow run contexts, order data, outcomes…) are written and read on every event.
+_JSON = {"json_serializer": _to_json, "json_deserializer": orjson.loads}
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -21,7 +30,7 @@ def make_engine(url: str) -> sa.Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **_JSON)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -33,7 +42,7 @@ def make_engine(url: str) -> sa.Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_recycle=1800, pool_size=5, max_overflow=10)
+    return sa.create_engine(url, pool_recycle=1800, pool_size=5, max_overflow=10, **_JSON)
 
 
 class Database:

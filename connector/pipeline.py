@@ -8,11 +8,11 @@ invalid, ignored, failed) and never blocks the rest of the batch.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -46,7 +46,7 @@ def _jsonable(value: Any) -> Any:
 def translate(event: StoreEvent) -> list[DomainEvent]:
     """Turn a stored delivery into domain events (raises the integration's PayloadError)."""
     if event.source == "shopify":
-        return shopify_webhooks.translate(event.topic, json.loads(event.payload))
+        return shopify_webhooks.translate(event.topic, orjson.loads(event.payload))
     from connector import handlers
 
     return handlers.translate(event)
