@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, make_transient_to_detached, object_session
 
 from automations.models import Checkout, ConsentEvent, Contact, FlowRun, Order, OutboundWrite
 
@@ -133,12 +133,19 @@ class Chunk:
 
 
 def write_now(session: Session, row: _Row) -> _Row:
-    """Insert a new row at once, on its own (its id is needed now): the row as the session now
-    holds it. Nothing else pending is written."""
-    model = type(row)
+    """Insert a new row at once, on its own (its id is needed now), and keep it in the session as
+    written. Nothing else pending is written."""
+    table = type(row).__table__
     state = sa.inspect(row).dict
-    values = {attr.key: state[attr.key] for attr in sa.inspect(model).column_attrs if attr.key in state}
-    return session.scalars(sa.insert(model).returning(model), [values]).one()
+    for column in table.columns:  # the defaults the insert would apply, on the object too
+        if column.key not in state and column.default is not None and not column.primary_key:
+            arg = column.default.arg
+            setattr(row, column.key, arg(None) if callable(arg) else arg)
+    values = {column.key: state[column.key] for column in table.columns if column.key in state}
+    row.id = session.connection().execute(sa.insert(table).returning(table.c.id), values).scalar_one()
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
 
 
 def assign_ids(session: Session) -> None:
