@@ -45,7 +45,7 @@ class Chunk:
         self.rows: dict[tuple[type, int, str], Checkout | Order | None] = {}
         self.runs_by_subject: dict[tuple[int, str], list[FlowRun]] = defaultdict(list)
         self.runs_by_contact: dict[int, list[FlowRun]] = defaultdict(list)
-        self.run_keys: dict[tuple[int, str], FlowRun] = {}
+        self.run_keys: set[tuple[int, str]] = set()  # (rule, subject) of every run, ended ones too
         self.subjects: set[tuple[int, str]] = set()  # (shop, subject) whose runs were all loaded
         self.run_contacts: set[int] = set()  # contacts whose runs, consent and writes were loaded
         self.last_consent: dict[tuple[int, str], ConsentEvent] = {}  # (contact, source) → newest
@@ -106,7 +106,7 @@ class Chunk:
     def add_run(self, run: FlowRun) -> None:
         self.runs_by_subject[(run.shop_id, run.subject_key)].append(run)
         self.runs_by_contact[run.contact_id].append(run)
-        self.run_keys[(run.rule_id, run.subject_key)] = run
+        self.run_keys.add((run.rule_id, run.subject_key))
 
     def knows_subject(self, shop_id: int, subject: str, contact_id: int | None = None) -> bool:
         return (shop_id, subject) in self.subjects or (
@@ -216,8 +216,15 @@ def _load_runs(session: Session, chunk: Chunk, shop_id: int, subjects: set[str])
         match.append(FlowRun.contact_id.in_(sorted(contact_ids)))
     if not match:
         return
-    for run in session.scalars(sa.select(FlowRun).where(FlowRun.shop_id == shop_id, sa.or_(*match))):
+    # active runs whole (exits end them); of the others, which exist is all that is asked
+    for run in session.scalars(
+        sa.select(FlowRun).where(FlowRun.shop_id == shop_id, FlowRun.status == "active", sa.or_(*match))
+    ):
         chunk.add_run(run)
+    chunk.run_keys.update(session.execute(
+        sa.select(FlowRun.rule_id, FlowRun.subject_key)
+        .where(FlowRun.shop_id == shop_id, FlowRun.status != "active", sa.or_(*match))
+    ).tuples())
     if contact_ids:
         _load_consent(session, chunk, sorted(contact_ids))
     chunk.subjects.update((shop_id, s) for s in subjects)
