@@ -3,7 +3,8 @@
 The Shopify sandbox runs in a child process (as Shopify is another machine), serving N generated
 customers over HTTP; this process runs the real sync (bulk operation, streamed JSONL, batches of
 1,000 in one transaction each) into a fresh database. It prints one JSON line: contacts_per_s,
-peak_rss_mb of this process, and the ratio of the import's time to parsing the same JSONL alone.
+peak_rss_mb of this process, the ratio of the import's time to parsing the same JSONL alone, and
+the machine's load average (other work on it slows the import).
 
     python bench/sync_shopify.py [--customers 100000] [--quick]
 
@@ -18,6 +19,7 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -63,19 +65,33 @@ def main() -> None:
 
 
 def run(url: str, token: str, customers: int) -> dict:
+    """The figures, the temporary SQLite file (when no DATABASE_URL is given) removed after."""
+    workdir = tempfile.mkdtemp(prefix="parlons-bench-")
+    try:
+        return _run(url, token, customers, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(url: str, token: str, customers: int, workdir: str) -> dict:
+    import sqlalchemy as sa
+
+    from automations.models import Contact
     from connector.app import create_app
     from connector.config import Config
     from connector.install import connect_shopify
     from connector.shopify_sync import run_sync
     from integrations.shopify.client import ShopifyClient
 
-    workdir = tempfile.mkdtemp(prefix="parlons-bench-")
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", f"sqlite:///{workdir}/bench.db")
     config = Config.from_env(env)
     config.shopify_base_url, config.shopify_api_key, config.shopify_api_secret = url, "bench-key", "bench-secret"
     runtime = create_app(config).extensions["parlons"]
     runtime.db.upgrade("heads")
+    with runtime.db.session() as session:
+        if session.scalar(sa.select(sa.func.count()).select_from(Contact)):
+            raise SystemExit("the database holds contacts already: give the bench an empty one")
     with runtime.db.transaction() as session:
         connect_shopify(runtime, session, SHOP, token, register_webhooks=False)
 
@@ -102,6 +118,7 @@ def run(url: str, token: str, customers: int) -> dict:
         "contacts_per_s": round(customers / import_s),
         "ratio_to_parse": round(import_s / parse_s, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_1m": round(os.getloadavg()[0], 2),  # the machine's load average when it ended
     }
 
 
