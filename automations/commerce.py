@@ -9,10 +9,10 @@ its checkout at once.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -205,4 +205,4 @@ def _flush(session: Session) -> None:
 
 def to_json(data: dict[str, Any]) -> dict[str, Any]:
     """Event data as stored in a JSON column (dates as ISO text, anything else as text)."""
-    return json.loads(json.dumps(data, default=lambda o: o.isoformat() if hasattr(o, "isoformat") else str(o)))
+    return orjson.loads(orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS))
