@@ -137,9 +137,9 @@ def write_now(session: Session, row: _Row) -> _Row:
     written. Nothing else pending is written."""
     table = type(row).__table__
     state = sa.inspect(row).dict
-    for column in table.columns:  # the defaults the insert would apply, on the object too
-        if column.key not in state and column.default is not None and not column.primary_key:
-            arg = column.default.arg
+    for column in table.columns:  # what the insert will store, on the object too (no reload)
+        if column.key not in state and not column.primary_key:
+            arg = column.default.arg if column.default is not None else None
             setattr(row, column.key, arg(None) if callable(arg) else arg)
     values = {column.key: state[column.key] for column in table.columns if column.key in state}
     row.id = session.connection().execute(sa.insert(table).returning(table.c.id), values).scalar_one()
