@@ -18,7 +18,7 @@ from connector.runtime import Runtime, current
 
 log = logging.getLogger("parlons.jobs")
 
-BATCH = 500
+BATCH = 1000
 TICK_SECONDS = 15
 DRAIN_BUDGET_SECONDS = 60  # well inside RQ's job timeout; the rest goes to a fresh job
 TICK_JOB_ID = "parlons-tick"

@@ -52,7 +52,7 @@ def translate(event: StoreEvent) -> list[DomainEvent]:
     return handlers.translate(event)
 
 
-CHUNK = 250  # store events per transaction
+CHUNK = 500  # store events per transaction
 
 
 def process_store_events(runtime: Runtime, ids: list[int]) -> int:
