@@ -8,7 +8,10 @@ invalid, ignored, failed) and never blocks the rest of the batch.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -66,13 +69,28 @@ def process_store_events(runtime: Runtime, ids: list[int]) -> int:
     for start in range(0, len(ids), CHUNK):
         part = ids[start:start + CHUNK]
         try:
-            with runtime.db.transaction() as session:
+            with runtime.db.transaction() as session, _collect_after():
                 count = _process_chunk(runtime, session, part)
         except Exception:  # noqa: BLE001 - replayed below, one transaction per event
             log.warning("a chunk of %d store events failed; replaying them one by one", len(part), exc_info=True)
             count = _one_by_one(runtime, part)
         done += count
     return done
+
+
+@contextmanager
+def _collect_after() -> Iterator[None]:
+    """No cyclic garbage collection while a chunk is handled, one after it: a chunk makes many
+    short-lived objects, and each collection during it would walk the session's rows again."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect(1)
 
 
 def _process_chunk(runtime: Runtime, session: Session, ids: list[int]) -> int:
