@@ -50,6 +50,7 @@ class Chunk:
         self.run_contacts: set[int] = set()  # contacts whose runs, consent and writes were loaded
         self.last_consent: dict[tuple[int, str], ConsentEvent] = {}  # (contact, source) → newest
         self.last_write: dict[tuple[int, str], OutboundWrite] = {}  # (contact, target) → newest consent push
+        self._ids: dict[type, list[int]] = defaultdict(list)  # drawn from a sequence, not used yet
 
     # --- contacts ------------------------------------------------------------------------
 
@@ -91,6 +92,20 @@ class Chunk:
     def newest_write(self, contact_id: int, target: str) -> tuple[bool, OutboundWrite | None]:
         """(known, the newest consent push to this target written before the chunk)."""
         return contact_id in self.run_contacts, self.last_write.get((contact_id, target))
+
+    def give_id(self, session: Session, row: _Row) -> _Row:
+        """Give a new row that only refers to rows already written its id now, and keep it in the
+        session to be written with the rest of the chunk. On PostgreSQL the ids come from the
+        table's sequence, drawn a few dozen at a time; elsewhere the row is inserted at once."""
+        if session.get_bind().dialect.name != "postgresql":
+            return write_now(session, row)
+        model = type(row)
+        pool = self._ids[model]
+        if not pool:
+            pool.extend(reversed(_next_ids(session, model, 64)))
+        row.id = pool.pop()
+        session.add(row)
+        return row
 
     # --- checkouts and orders --------------------------------------------------------------
 
@@ -159,12 +174,15 @@ def assign_ids(session: Session) -> None:
         if getattr(row, "id", 0) is None:
             waiting[type(row)].append(row)
     for model, rows in waiting.items():
-        ids = session.execute(
-            sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-            {"table": model.__tablename__, "n": len(rows)},
-        ).scalars().all()
-        for row, new_id in zip(rows, ids, strict=True):
+        for row, new_id in zip(rows, _next_ids(session, model, len(rows)), strict=True):
             row.id = new_id
+
+
+def _next_ids(session: Session, model: type, count: int) -> list[int]:
+    return list(session.execute(
+        sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+        {"table": model.__tablename__, "n": count},
+    ).scalars())
 
 
 def active(session: Session) -> Chunk | None:

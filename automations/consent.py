@@ -46,8 +46,8 @@ def record(
     if loaded is None:
         session.add(entry)
         session.flush()
-    else:  # its id is needed now; the chunk's other rows wait for its end
-        entry = chunk.write_now(session, entry)
+    else:  # its id is needed now (the pushes' keys); it is written with the rest of the chunk
+        entry = loaded.give_id(session, entry)
         loaded.add_consent(entry)
     if contact.consent_updated_at is not None and occurred_at < contact.consent_updated_at:
         return entry  # stale: kept as evidence, the current state stays
@@ -112,6 +112,8 @@ def _is_repeat(session: Session, contact: Contact, status: str, source: str) -> 
         return False
     loaded = chunk.active(session)
     known, last = loaded.newest_consent(contact.id, source) if loaded else (False, None)
+    if loaded is not None and not known:
+        session.flush()  # a contact the chunk did not load: what it holds must be read back
     if not known:
         last = session.scalars(
             sa.select(ConsentEvent)
