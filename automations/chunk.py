@@ -51,6 +51,7 @@ class Chunk:
         self.last_consent: dict[tuple[int, str], ConsentEvent] = {}  # (contact, source) → newest
         self.last_write: dict[tuple[int, str], OutboundWrite] = {}  # (contact, target) → newest consent push
         self._ids: dict[type, list[int]] = defaultdict(list)  # drawn from a sequence, not used yet
+        self.new_contacts: list[Contact] = []  # with their ids, written before any other row
 
     # --- contacts ------------------------------------------------------------------------
 
@@ -72,12 +73,37 @@ class Chunk:
         return (shop_id, name, value) in self.contact_keys, None
 
     def write_contact(self, session: Session, contact: Contact) -> Contact:
-        """Insert a new contact at once (its id is needed), leaving the chunk's other rows to
-        its end; the contact as the session now holds it."""
-        written = write_now(session, contact)
+        """Give a new contact its id now (rows made next refer to it). On PostgreSQL the id comes
+        from the sequence and the contact is written, with every other new contact of the chunk,
+        before anything else is (`_contacts_first`); elsewhere it is inserted at once."""
+        if session.get_bind().dialect.name == "postgresql":
+            pool = self._ids[Contact]
+            if not pool:
+                pool.extend(reversed(_next_ids(session, Contact, 64)))
+            contact.id = pool.pop()
+            _fill_defaults(contact)
+            contact._parlons_chunk = self  # indexed again when changed, though not in the session yet
+            self.new_contacts.append(contact)
+            written = contact
+        else:
+            written = write_now(session, contact)
         self.index_contact(written)
         self.run_contacts.add(written.id)  # a contact just created has no flow runs yet
         return written
+
+    def write_new_contacts(self, session: Session) -> None:
+        """Insert the chunk's new contacts in one statement, and keep them in the session as written."""
+        contacts, self.new_contacts = self.new_contacts, []
+        if not contacts:
+            return
+        table = Contact.__table__
+        session.connection().execute(sa.insert(table), [
+            {column.key: sa.inspect(c).dict[column.key] for column in table.columns} for c in contacts
+        ])
+        for contact in contacts:
+            del contact._parlons_chunk
+            make_transient_to_detached(contact)
+            session.add(contact)
 
     def newest_consent(self, contact_id: int, source: str) -> tuple[bool, ConsentEvent | None]:
         """(known, the contact's newest statement from this source)."""
@@ -152,15 +178,22 @@ def write_now(session: Session, row: _Row) -> _Row:
     written. Nothing else pending is written."""
     table = type(row).__table__
     state = sa.inspect(row).dict
-    for column in table.columns:  # what the insert will store, on the object too (no reload)
-        if column.key not in state and not column.primary_key:
-            arg = column.default.arg if column.default is not None else None
-            setattr(row, column.key, arg(None) if callable(arg) else arg)
+    _fill_defaults(row)
     values = {column.key: state[column.key] for column in table.columns if column.key in state}
     row.id = session.connection().execute(sa.insert(table).returning(table.c.id), values).scalar_one()
     make_transient_to_detached(row)
     session.add(row)
     return row
+
+
+def _fill_defaults(row: Any) -> None:
+    """Set what an insert would store for the columns not set yet, on the object too, so that
+    nothing is read back once it is written."""
+    state = sa.inspect(row).dict
+    for column in type(row).__table__.columns:
+        if column.key not in state and not column.primary_key:
+            arg = column.default.arg if column.default is not None else None
+            setattr(row, column.key, arg(None) if callable(arg) else arg)
 
 
 def assign_ids(session: Session) -> None:
@@ -273,7 +306,7 @@ def _load_consent(session: Session, chunk: Chunk, contact_ids: list[int]) -> Non
 def _reindex(name: str):  # noqa: ANN202 - an attribute event listener
     def listener(target: Contact, value: Any, _old: Any, _initiator: Any) -> None:
         session = object_session(target)
-        chunk = session.info.get(_KEY) if session is not None else None
+        chunk = session.info.get(_KEY) if session is not None else getattr(target, "_parlons_chunk", None)
         if chunk is not None and value:
             chunk.index_contact(target, name, value)
 
@@ -282,3 +315,12 @@ def _reindex(name: str):  # noqa: ANN202 - an attribute event listener
 
 for _name in CONTACT_KEYS:
     sa.event.listen(getattr(Contact, _name), "set", _reindex(_name))
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _contacts_first(session: Session, _context: Any, _instances: Any) -> None:
+    """Whatever flushes while a chunk is handled, its new contacts are written first: the rows
+    being flushed may refer to them."""
+    loaded = session.info.get(_KEY)
+    if loaded is not None and loaded.new_contacts:
+        loaded.write_new_contacts(session)
