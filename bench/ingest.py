@@ -137,7 +137,7 @@ def main() -> None:
 
     import redis
     import sqlalchemy as sa
-    from databases import ensure_database
+    from _databases import ensure_database
 
     from automations.models import Shop
     from connector.db import Database

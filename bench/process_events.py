@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
-from databases import ensure_database  # noqa: E402
+from _databases import ensure_database  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "shopify" / "2026-01"
 SHOP = "bench-events.myshopify.com"

@@ -3,7 +3,8 @@ its script under "bench").
 
     python bench/run_all.py [--full]
 
-Each script runs in its own process; a script that fails prints {"bench": name, "error": ...}
+Each script runs in its own process (modules whose name starts with "_" are shared code, not
+benchmarks); a script that fails prints {"bench": name, "error": ...}
 and makes this script exit with status 1 once all have run.
 """
 
@@ -21,7 +22,7 @@ def main() -> int:
     full = "--full" in sys.argv[1:]
     failed = False
     for script in sorted(HERE.glob("*.py")):
-        if script.name == Path(__file__).name:
+        if script.name == Path(__file__).name or script.name.startswith("_"):  # what they share
             continue
         args = [sys.executable, str(script)] + ([] if full else ["--quick"])
         done = subprocess.run(args, capture_output=True, text=True, cwd=HERE.parent)
