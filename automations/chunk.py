@@ -3,7 +3,9 @@
 Before a chunk is handled, the contacts, checkouts, orders and flow runs its events can touch
 are read in a few queries. While it is handled, look-ups answer from memory (a key that was
 loaded and is not there does not exist) and new rows wait in the session: they are written in
-one flush at the end, a few multi-row statements instead of several statements per event.
+one flush at the end, a few statements instead of several per event. On PostgreSQL a row whose
+id is needed at once (a new contact, a consent statement) takes it from its sequence and waits
+too; the chunk's new contacts are written before anything else, since other rows refer to them.
 
 What stays true: a look-up sees every row created or changed earlier in the chunk (contacts
 are indexed again whenever an identifying field is set); whatever needs to read the database
@@ -77,10 +79,7 @@ class Chunk:
         from the sequence and the contact is written, with every other new contact of the chunk,
         before anything else is (`_contacts_first`); elsewhere it is inserted at once."""
         if session.get_bind().dialect.name == "postgresql":
-            pool = self._ids[Contact]
-            if not pool:
-                pool.extend(reversed(_next_ids(session, Contact, 64)))
-            contact.id = pool.pop()
+            contact.id = self._take_id(session, Contact)
             _fill_defaults(contact)
             contact._parlons_chunk = self  # indexed again when changed, though not in the session yet
             self.new_contacts.append(contact)
@@ -120,18 +119,21 @@ class Chunk:
         return contact_id in self.run_contacts, self.last_write.get((contact_id, target))
 
     def give_id(self, session: Session, row: _Row) -> _Row:
-        """Give a new row that only refers to rows already written its id now, and keep it in the
-        session to be written with the rest of the chunk. On PostgreSQL the ids come from the
-        table's sequence, drawn a few dozen at a time; elsewhere the row is inserted at once."""
+        """Give a new row its id now and keep it in the session, to be written with the rest of
+        the chunk (it may refer to contacts: they are written first). On PostgreSQL the id comes
+        from the table's sequence; elsewhere the row is inserted at once."""
         if session.get_bind().dialect.name != "postgresql":
             return write_now(session, row)
-        model = type(row)
+        row.id = self._take_id(session, type(row))
+        session.add(row)
+        return row
+
+    def _take_id(self, session: Session, model: type) -> int:
+        """The next id of the model's sequence, drawn a few dozen at a time."""
         pool = self._ids[model]
         if not pool:
             pool.extend(reversed(_next_ids(session, model, 64)))
-        row.id = pool.pop()
-        session.add(row)
-        return row
+        return pool.pop()
 
     # --- checkouts and orders --------------------------------------------------------------
 
