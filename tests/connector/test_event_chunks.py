@@ -251,3 +251,24 @@ def test_a_run_started_elsewhere_meanwhile_makes_the_chunk_replay_without_a_seco
                                                   FlowRun.rule_id == sa.select(Rule.id).where(
                                                       Rule.key == "order_confirmation").scalar_subquery())).all()
     assert len(runs) == 1
+
+
+def test_a_flush_during_a_chunk_writes_its_new_contacts_before_the_rows_that_refer_to_them(runtime):
+    from automations import contacts
+    from automations.events import ContactData
+
+    with runtime.db.transaction() as session:
+        shop = session.scalar(sa.select(Shop).where(Shop.domain == SHOP))
+        chunk.begin(session, {shop.id: chunk.Wanted()})
+        try:
+            with session.no_autoflush:
+                made = contacts.upsert_contact(session, shop, ContactData(phone="+33612000042"), source="shopify")
+                rule = session.scalar(sa.select(Rule).where(Rule.shop_id == shop.id))
+                session.add(FlowRun(shop_id=shop.id, rule_id=rule.id, contact_id=made.contact.id,
+                                    subject_key="mid-chunk", status="active", step=0))
+                session.flush()  # as a consent look-up for a contact the chunk did not load would
+        finally:
+            chunk.end(session)
+    with runtime.db.session() as s:
+        run = s.scalar(sa.select(FlowRun).where(FlowRun.subject_key == "mid-chunk"))
+        assert s.get(Contact, run.contact_id).phone_e164 == "+33612000042"
