@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import time
 
+import sqlalchemy as sa
 from flask import Blueprint, jsonify, redirect, request, session, url_for
 
+from automations.models import Installation, Shop
 from connector import shopify_sync
 from connector.install import connect_shopify
 from connector.web import rt
@@ -62,12 +64,30 @@ def start():
     refusal = _signed_and_fresh(params, shop)
     if refusal is not None:
         return refusal
+    if params.get("id_token") and _installed(shop):
+        # opened from Shopify admin by a shop that has the app already: its admin, not a new
+        # install (the admin checks the session token before showing anything)
+        return redirect(url_for("admin.home", id_token=params["id_token"], shop=shop, host=params.get("host")))
     state = shopify_install.issue_state(runtime.redis, shop)
     target = shopify_install.authorize_url(
         shop, config.shopify_api_key, config.shopify_scopes, _callback_url(), state,
         base_url=config.shopify_base_url or None,
     )
     return redirect(target, code=302)
+
+
+def _installed(shop: str) -> bool:
+    """Whether the shop has the app with a token granting every scope we ask for now (when we
+    ask for more, the merchant goes through the install again to grant them)."""
+    with rt().db.session() as db_session:
+        granted = db_session.scalar(
+            sa.select(Installation.scopes).join(Shop, Shop.id == Installation.shop_id).where(
+                Shop.domain == shop, Shop.status == "active", Installation.provider == "shopify",
+                Installation.access_token_enc.is_not(None),
+            )
+        )
+    wanted = {s.strip() for s in rt().config.shopify_scopes.split(",") if s.strip()}
+    return granted is not None and wanted <= {s.strip() for s in granted.split(",")}
 
 
 def _callback_url() -> str:

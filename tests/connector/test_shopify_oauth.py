@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import jwt
 import pytest
 import requests
 import sqlalchemy as sa
@@ -159,3 +160,35 @@ def test_a_code_shopify_does_not_know_is_refused(live, client):
     assert (answer.status_code, answer.json["error"]) == (400, "code_refused")
     with live.runtime.db.session() as s:
         assert s.scalar(sa.select(Shop).where(Shop.domain == NEW_SHOP)) is None
+
+
+def session_token(live, shop: str = NEW_SHOP) -> str:
+    now = int(time.time())
+    config = live.runtime.config
+    return jwt.encode({"iss": f"https://{shop}/admin", "dest": f"https://{shop}", "aud": config.shopify_api_key,
+                       "sub": "42", "exp": now + 60, "nbf": now - 5, "iat": now - 5},
+                      config.shopify_api_secret, algorithm="HS256")
+
+
+def test_an_installed_shop_opened_from_shopify_admin_gets_its_admin_not_a_new_install(live, client):
+    # given a shop that installed the app
+    client.get(f"/auth/shopify/callback?{approve(live, client)}")
+    # when the merchant opens the app from Shopify admin (a signed launch with a session token)
+    token = session_token(live)
+    answer = client.get(f"/auth/shopify?{launch_query(live, id_token=token)}")
+    # then the app's admin opens for that shop, and no new OAuth starts
+    assert answer.status_code == 302
+    target = urlsplit(answer.headers["Location"])
+    assert target.path == "/admin" and dict(parse_qsl(target.query))["id_token"] == token
+    admin = live.app.test_client().get(f"{target.path}?{target.query}")
+    assert admin.status_code == 200 and "Nouvelle Boutique" in admin.text
+
+
+def test_a_launch_without_session_token_or_for_a_shop_not_installed_starts_the_install(live, client):
+    client.get(f"/auth/shopify/callback?{approve(live, client)}")
+    without_token = client.get(f"/auth/shopify?{launch_query(live)}")
+    assert urlsplit(without_token.headers["Location"]).path == f"/{NEW_SHOP}/admin/oauth/authorize"
+    other = "autre-boutique.myshopify.com"
+    live.boxes.shopify.add_shop(other, name="Autre")
+    not_installed = client.get(f"/auth/shopify?{launch_query(live, other, id_token=session_token(live, other))}")
+    assert urlsplit(not_installed.headers["Location"]).path == f"/{other}/admin/oauth/authorize"
