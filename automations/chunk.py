@@ -198,10 +198,14 @@ def _fill_defaults(row: Any) -> None:
             setattr(row, column.key, arg(None) if callable(arg) else arg)
 
 
-def assign_ids(session: Session) -> None:
-    """On PostgreSQL, give the chunk's new rows their ids from their sequences, one query per
-    table: rows whose ids are known are written by the driver as one prepared statement run
-    for every row, rather than as one very long multi-row statement it must parse each time."""
+def ready_to_write(session: Session) -> None:
+    """Before the chunk's flush: its new contacts written, and on PostgreSQL its other new rows
+    given their ids from their sequences, one query per table (rows whose ids are known are
+    written by the driver as one prepared statement run for every row, rather than as one very
+    long multi-row statement it must parse each time)."""
+    loaded = active(session)
+    if loaded is not None:
+        loaded.write_new_contacts(session)
     if session.get_bind().dialect.name != "postgresql":
         return
     waiting: dict[type, list[Any]] = defaultdict(list)

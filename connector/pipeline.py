@@ -107,13 +107,12 @@ def _process_chunk(runtime: Runtime, session: Session, ids: list[int]) -> int:
     if translated is None:
         count = sum(process_one(runtime, session, i, locked=locked.get(i), finished=finished) for i in ids)
     else:
-        loaded = chunk.begin(session, _wanted(session, rows, translated))
+        chunk.begin(session, _wanted(session, rows, translated))
         try:
             with session.no_autoflush:
                 count = sum(process_one(runtime, session, i, locked=locked.get(i), finished=finished,
                                         translated=translated.get(i)) for i in ids)
-                loaded.write_new_contacts(session)
-                chunk.assign_ids(session)
+                chunk.ready_to_write(session)
             session.flush()
         finally:
             chunk.end(session)

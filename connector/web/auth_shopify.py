@@ -50,6 +50,15 @@ def _signed_and_fresh(params: dict[str, str], shop: str):
     return None
 
 
+def _launched_by_shopify(params: dict[str, str]):  # noqa: ANN202 - (shop, None) or (None, refusal)
+    """The shop a request from Shopify names, when the domain is valid and the query signed and
+    recent; else the refusal to answer, in that order of checks."""
+    shop = _checked_shop(params)
+    if shop is None:
+        return None, _refuse(400, "bad_shop", "shop must be a bare <name>.myshopify.com domain", params.get("shop"))
+    return shop, _signed_and_fresh(params, shop)
+
+
 @bp.get("")
 def start():
     """The app's launch URL: start the install (or open the admin of an installed shop)."""
@@ -58,10 +67,7 @@ def start():
     if not config.shopify_api_key or not config.shopify_api_secret:
         return _refuse(503, "not_configured", "set PARLONS_SHOPIFY_API_KEY and PARLONS_SHOPIFY_API_SECRET")
     params = request.args.to_dict()
-    shop = _checked_shop(params)
-    if shop is None:
-        return _refuse(400, "bad_shop", "shop must be a bare <name>.myshopify.com domain", params.get("shop"))
-    refusal = _signed_and_fresh(params, shop)
+    shop, refusal = _launched_by_shopify(params)
     if refusal is not None:
         return refusal
     if params.get("id_token") and _installed(shop):
@@ -99,10 +105,7 @@ def callback():
     runtime = rt()
     config = runtime.config
     params = request.args.to_dict()
-    shop = _checked_shop(params)
-    if shop is None:
-        return _refuse(400, "bad_shop", "shop must be a bare <name>.myshopify.com domain", params.get("shop"))
-    refusal = _signed_and_fresh(params, shop)
+    shop, refusal = _launched_by_shopify(params)
     if refusal is not None:
         return refusal
     if not shopify_install.consume_state(runtime.redis, params.get("state"), shop):
