@@ -156,16 +156,23 @@ class StoreEvent(Base):
     """An incoming delivery from an outside system, stored before anything acts on it."""
 
     __tablename__ = "store_events"
-    __table_args__ = (sa.UniqueConstraint("source", "delivery_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("source", "delivery_id"),
+        # what the events drain reads: only the events not processed yet are in it
+        sa.Index("ix_store_events_pending", "id", postgresql_where=sa.text("status = 'received'"),
+                 sqlite_where=sa.text("status = 'received'")),
+        # a shop's events over a time (simulation), and a shop's removal
+        sa.Index("ix_store_events_shop_received", "shop_id", "received_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int | None] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    shop_id: Mapped[int | None] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(sa.String(32))
     delivery_id: Mapped[str] = mapped_column(sa.String(128))
     topic: Mapped[str] = mapped_column(sa.String(64))
     payload: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(16), default="received")
     outcome: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]
 
 

@@ -1,15 +1,18 @@
 """Ingest: store a verified delivery once, and make sure a worker will process it.
 
 The request path stores its delivery durably (group commit: one insert and one commit for every
-delivery that arrived meanwhile in this process) and makes one Redis round trip; the worker
-drains pending events in batches (never one job per event on this hot path).
+delivery that arrived meanwhile in this process) and makes sure an events drain will look for it;
+the drain reads pending events from the database in batches (never one job per event on this hot
+path). A Redis flag per kind of drain says one is on its way or running.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,9 +25,12 @@ from automations.models import StoreEvent, utcnow
 
 log = logging.getLogger("parlons.ingest")
 
-PENDING_KEY = "parlons:pending:{kind}"
 DRAIN_FLAG = "parlons:draining:{kind}"
 DRAIN_FLAG_TTL = 120
+# A drain that releases its flag looks for work once more this long afterwards: a signal that
+# found the flag held therefore covers every row committed within this time after it.
+GRACE_SECONDS = 0.05
+SQLITE_LOCK_WAIT = 30  # seconds a delivery waits for SQLite's write lock, as the app's busy_timeout
 
 
 def record_delivery(
@@ -174,14 +180,13 @@ class DeliveryWriter:
                 self._conn = self.engine.raw_connection()
                 if self.engine.dialect.name == "postgresql":
                     self._conn.driver_connection.autocommit = True  # one round trip a batch
-            cursor = self._conn.cursor()
-            try:
-                sql, params = self._statements.build(unique)
-                cursor.execute(sql, params)
-                ids = {(source, delivery_id): new_id for new_id, source, delivery_id in cursor.fetchall()}
-            finally:
-                cursor.close()
-            self._conn.commit()
+                else:
+                    self._conn.driver_connection.execute("PRAGMA busy_timeout = 0")  # see _write_sqlite
+            sql, params = self._statements.build(unique)
+            if self.engine.dialect.name == "sqlite":
+                ids = self._write_sqlite(sql, params)
+            else:
+                ids = self._write(sql, params)
         except Exception:
             self._close()
             raise
@@ -189,6 +194,33 @@ class DeliveryWriter:
             ids.get((row[0], row[1])) if first[(row[0], row[1])] == i else None
             for i, row in enumerate(rows)
         ]
+
+    def _write(self, sql: str, params: list[Any]) -> dict[tuple[str, str], int]:
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(sql, params)
+            ids = {(source, delivery_id): new_id for new_id, source, delivery_id in cursor.fetchall()}
+        finally:
+            cursor.close()
+        self._conn.commit()
+        return ids
+
+    def _write_sqlite(self, sql: str, params: list[Any]) -> dict[tuple[str, str], int]:
+        """SQLite has one writer at a time. Its own wait for the lock sleeps inside the library,
+        which stalls every request of a gevent worker; this one waits with the server's sleep
+        instead (a greenlet switch), from 0.2 ms doubling up to 10 ms, for SQLITE_LOCK_WAIT
+        seconds in all."""
+        pause, deadline = 0.0002, time.monotonic() + SQLITE_LOCK_WAIT
+        while True:
+            try:
+                return self._write(sql, params)
+            except sqlite3.OperationalError as exc:
+                busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+                if not busy or time.monotonic() > deadline:
+                    raise
+            self._conn.rollback()
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -226,28 +258,62 @@ class _BatchInsert:
         return sql, params
 
 
-def signal(conn: redis.Redis, kind: str, ids: list[int], enqueue_drain) -> None:  # noqa: ANN001
-    """Queue ids for the `kind` drain job; enqueue that job unless one is already on its way.
-    One round trip to Redis when a drain is already on its way."""
-    pipe = conn.pipeline(transaction=False)
-    if ids:
-        pipe.rpush(PENDING_KEY.format(kind=kind), *ids)
-    pipe.set(DRAIN_FLAG.format(kind=kind), 1, nx=True, ex=DRAIN_FLAG_TTL)
-    if pipe.execute()[-1]:
-        enqueue_drain()
+def signal(conn: redis.Redis, kind: str, enqueue_drain: Callable[[], Any]) -> None:
+    """Make sure a `kind` drain looks for work after now: enqueue one unless the flag says one is
+    on its way or running (that one looks again before it ends). One round trip to Redis then."""
+    flag = DRAIN_FLAG.format(kind=kind)
+    if conn.set(flag, 1, nx=True, ex=DRAIN_FLAG_TTL):
+        try:
+            enqueue_drain()
+        except Exception:
+            conn.delete(flag)  # no drain is coming: let the next signal try again
+            raise
 
 
-def take_batch(conn: redis.Redis, kind: str, size: int) -> list[int]:
-    raw = conn.lpop(PENDING_KEY.format(kind=kind), size) or []
-    return [int(x) for x in raw]
+class Signal:
+    """A process's signal for one kind of drain, sent at most once per half grace period.
+
+    A signal that found the flag held or set it is followed by a drain's look at the database
+    at least GRACE_SECONDS after that moment (a drain looks once more that long after releasing
+    its flag), so every row committed within half of that needs no signal of its own: under
+    load, a web process talks to Redis a few dozen times a second instead of once per batch.
+    """
+
+    def __init__(self, send: Callable[[], None]) -> None:
+        self._send = send
+        self._covered_until = float("-inf")
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now < self._covered_until:
+            return
+        self._send()
+        self._covered_until = now + GRACE_SECONDS / 2
 
 
-def finish_drain(conn: redis.Redis, kind: str) -> bool:
-    """Release the drain flag. True when more work arrived meanwhile and this drain should go on."""
-    conn.delete(DRAIN_FLAG.format(kind=kind))
-    if conn.llen(PENDING_KEY.format(kind=kind)) == 0:
+def hold_drain(conn: redis.Redis, kind: str) -> None:
+    """A running drain keeps its flag from expiring."""
+    conn.expire(DRAIN_FLAG.format(kind=kind), DRAIN_FLAG_TTL)
+
+
+def finish_drain(conn: redis.Redis, kind: str, more: Callable[[], bool] | None = None,
+                 grace: float = 0.0) -> bool:
+    """Release the drain flag, wait `grace` seconds, then look once more with `more`. True when
+    there is more work and this drain took the flag again to go on with it."""
+    flag = DRAIN_FLAG.format(kind=kind)
+    conn.delete(flag)
+    if grace:
+        time.sleep(grace)
+    if more is None or not more():
         return False
-    return bool(conn.set(DRAIN_FLAG.format(kind=kind), 1, nx=True, ex=DRAIN_FLAG_TTL))
+    return bool(conn.set(flag, 1, nx=True, ex=DRAIN_FLAG_TTL))
+
+
+def pending_events(session: Session, limit: int) -> list[int]:
+    """Ids of stored events not processed yet, oldest first."""
+    return list(session.scalars(
+        sa.select(StoreEvent.id).where(StoreEvent.status == "received").order_by(StoreEvent.id).limit(limit)
+    ))
 
 
 def stale_received(session: Session, older_than_seconds: int = 120, limit: int = 1000) -> list[int]:

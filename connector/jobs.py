@@ -24,35 +24,52 @@ DRAIN_BUDGET_SECONDS = 60  # well inside RQ's job timeout; the rest goes to a fr
 TICK_JOB_ID = "parlons-tick"
 
 
-def signal_events(runtime: Runtime, ids: list[int]) -> None:
-    ingest.signal(runtime.redis, "events", ids, lambda: runtime.queue("events").enqueue(drain_events))
+def signal_events(runtime: Runtime) -> None:
+    """Make sure stored events committed before now will be processed."""
+    ingest.signal(runtime.redis, "events", lambda: runtime.queue("events").enqueue(drain_events))
 
 
 def signal_dispatch(runtime: Runtime) -> None:
-    ingest.signal(runtime.redis, "dispatch", [], lambda: runtime.queue("dispatch").enqueue(drain_dispatch))
+    ingest.signal(runtime.redis, "dispatch", lambda: runtime.queue("dispatch").enqueue(drain_dispatch))
 
 
 def signal_crm(runtime: Runtime) -> None:
-    ingest.signal(runtime.redis, "crm", [], lambda: runtime.queue("crm").enqueue(drain_crm))
+    ingest.signal(runtime.redis, "crm", lambda: runtime.queue("crm").enqueue(drain_crm))
 
 
 def drain_events() -> int:
-    """Process pending store events in batches until none is left, or until the time budget is
-    spent: then a fresh job takes over, so a large backlog never outlives the job timeout."""
+    """Process stored events in batches, oldest first, until none is left or until the time
+    budget is spent: then a fresh job takes over, so a large backlog never outlives the job
+    timeout. Before it ends, the drain looks once more after ingest.GRACE_SECONDS (web processes
+    count on that look for what they commit meanwhile without signalling)."""
     from connector.pipeline import process_store_events
 
     runtime = current()
     done = 0
     deadline = time.monotonic() + DRAIN_BUDGET_SECONDS
+    previous: list[int] = []
+
+    def pending(limit: int) -> list[int]:
+        with runtime.db.session() as session:
+            return ingest.pending_events(session, limit)
+
     while True:
-        ids = ingest.take_batch(runtime.redis, "events", BATCH)
+        ids = pending(BATCH)
         if ids:
-            done += process_store_events(runtime, ids)
+            count = process_store_events(runtime, ids)
+            if not count and ids == previous:  # nothing moves them: leave them to the tick
+                log.error("store events %s..%s stay unprocessed; stopping this drain", ids[0], ids[-1])
+                ingest.finish_drain(runtime.redis, "events")
+                break
+            done += count
+            previous = ids
+            ingest.hold_drain(runtime.redis, "events")
             if time.monotonic() > deadline:
                 runtime.queue("events").enqueue(drain_events)  # the drain flag stays ours
                 break
             continue
-        if not ingest.finish_drain(runtime.redis, "events"):
+        if not ingest.finish_drain(runtime.redis, "events", lambda: bool(pending(1)),
+                                   grace=ingest.GRACE_SECONDS):
             break
     if done:
         signal_dispatch(runtime)

@@ -282,7 +282,7 @@ def periodic(runtime: Runtime) -> dict[str, int]:
     if lost:
         from connector.jobs import signal_events
 
-        signal_events(runtime, lost)
+        signal_events(runtime)
     counts["resignalled"] = len(lost)
     with runtime.db.transaction() as session:
         abandoned = commerce.find_abandoned(session, now)

@@ -14,7 +14,7 @@ from rq import Queue
 from connector.config import Config
 from connector.crypto import SecretBox
 from connector.db import Database
-from connector.ingest import DeliveryWriter
+from connector.ingest import DeliveryWriter, Signal
 
 QUEUES = ("events", "dispatch", "crm", "sync")
 
@@ -27,6 +27,7 @@ class Runtime:
         self._redis: redis.Redis | None = None
         self._lock = threading.Lock()
         self._deliveries: DeliveryWriter | None = None
+        self._events_signal = Signal(self._send_events_signal)
 
     @property
     def redis(self) -> redis.Redis:
@@ -46,9 +47,12 @@ class Runtime:
         return self._deliveries
 
     def _signal_events(self, ids: list[int]) -> None:
+        self._events_signal()
+
+    def _send_events_signal(self) -> None:
         from connector.jobs import signal_events
 
-        signal_events(self, ids)
+        signal_events(self)
 
     def queue(self, name: str) -> Queue:
         if name not in QUEUES:

@@ -71,6 +71,6 @@ def hubspot():
     if unknown:
         log.info("hubspot webhook: events for portals no shop uses: %s", sorted(unknown))
     if stored:
-        jobs.signal_events(runtime, stored)
+        jobs.signal_events(runtime)
     return jsonify(outcome="stored", stored=len(stored), duplicates=duplicates,
                    unknown_portals=sorted(unknown)), 200

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import sqlite3
+import threading
+import time
+
+import pytest
 
 from automations.models import StoreEvent
 from connector.ingest import DeliveryWriter, stale_received
@@ -64,3 +70,64 @@ def test_a_failed_write_answers_every_waiting_request_and_the_next_batch_still_s
     finally:
         writer.stop()
         db.dispose()
+
+
+def _sqlite(tmp_path):
+    from connector.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'writer.db'}")
+    db.upgrade("heads")
+    return db
+
+
+@contextlib.contextmanager
+def _write_lock_held(tmp_path, seconds: float):
+    """A SQLite database and a writer for it, while another process's write transaction (as
+    SQLite sees it) holds the write lock for `seconds`."""
+    db = _sqlite(tmp_path)
+    writer = DeliveryWriter(db.engine)
+    held = threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(db.engine.url.database, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        held.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+        conn.close()
+
+    other = threading.Thread(target=hold)
+    other.start()
+    held.wait()
+    try:
+        yield db, writer, other
+    finally:
+        other.join()
+        writer.stop()
+        db.dispose()
+
+
+def test_on_sqlite_a_delivery_waits_for_the_write_lock_and_is_stored(tmp_path):
+    # given another writer holding SQLite's write lock for 0.3 s
+    with _write_lock_held(tmp_path, 0.3) as (db, writer, _):
+        # when a delivery arrives meanwhile
+        started = time.monotonic()
+        new_id = _record(writer, "during-lock")
+        # then it is stored once the lock is released, not refused
+        assert new_id is not None and time.monotonic() - started >= 0.25
+        assert count(db, StoreEvent) == 1
+
+
+def test_on_sqlite_a_lock_held_too_long_fails_the_request_and_stores_nothing(tmp_path, monkeypatch):
+    # given a lock held longer than a delivery waits for it
+    from connector import ingest
+
+    monkeypatch.setattr(ingest, "SQLITE_LOCK_WAIT", 0.1)
+    with _write_lock_held(tmp_path, 0.5) as (db, writer, other):
+        # then the request gets the error (the sender retries later) and nothing is half-written
+        with pytest.raises(sqlite3.OperationalError):
+            _record(writer, "too-long")
+        other.join()
+        assert count(db, StoreEvent) == 0
+        # and the next delivery, once the lock is free, is stored
+        assert _record(writer, "after") is not None

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from automations.models import StoreEvent
-from connector.ingest import PENDING_KEY
+from connector.ingest import pending_events
 from tests.connector.helpers import (
     FIXTURES,
     count,
@@ -18,6 +18,10 @@ from tests.connector.helpers import (
 )
 
 SECRET = "test-shopify-secret"
+
+
+def queued_drains(app) -> list[str]:
+    return [job.func_name for job in app.extensions["parlons"].queue("events").get_jobs()]
 FIXTURE_FILES = sorted(FIXTURES.glob("*.json"))
 
 
@@ -37,7 +41,9 @@ def test_each_fixture_with_a_good_signature_is_stored_once_and_queued(client, ap
     assert [a.json["outcome"] for a in answers] == ["stored", "duplicate", "duplicate"]
     db = app.extensions["parlons"].db
     assert count(db, StoreEvent, StoreEvent.delivery_id == f"wh-{path.stem}") == 1
-    assert redis_conn.lrange(PENDING_KEY.format(kind="events"), 0, -1) == [str(answers[0].json["id"]).encode()]
+    with db.session() as session:
+        assert pending_events(session, 10) == [answers[0].json["id"]]
+    assert queued_drains(app) == ["connector.jobs.drain_events"]
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=[p.stem for p in FIXTURE_FILES])
@@ -114,4 +120,7 @@ def test_concurrent_deliveries_are_each_stored_once(app, shop_id, redis_conn):
     # then every delivery is stored exactly once and each duplicate is answered as such
     assert outcomes.count("stored") == 40 and outcomes.count("duplicate") == 10
     assert count(app.extensions["parlons"].db, StoreEvent) == 40
-    assert redis_conn.llen(PENDING_KEY.format(kind="events")) == 40
+    with app.extensions["parlons"].db.session() as session:
+        assert len(pending_events(session, 100)) == 40
+    # and one drain is on its way for all of them
+    assert queued_drains(app) == ["connector.jobs.drain_events"]
