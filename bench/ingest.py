@@ -106,26 +106,12 @@ def client_main(args: argparse.Namespace) -> None:
     print(json.dumps({"bare": summary(bare), "ingest": summary(ingest)}))
 
 
-def wait_for(port: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/ping")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the app did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 s per phase")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, help="gunicorn worker processes (default: gunicorn.conf.py's)")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -141,7 +127,7 @@ def main() -> None:
 
     from automations.models import Shop
     from connector.db import Database
-    from connector.devservers import free_port
+    from connector.devservers import free_port, wait_for_http
 
     tmp = tempfile.TemporaryDirectory()
     env = dict(os.environ)
@@ -162,13 +148,16 @@ def main() -> None:
     db.dispose()
 
     port = free_port()
+    # the server runs from the project's directory, so gunicorn reads gunicorn.conf.py as the
+    # Procfile's web process does
+    workers = ["--workers", str(args.workers)] if args.workers else []
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--threads", str(args.threads),
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "connector:create_app()"],
+        [sys.executable, "-m", "gunicorn", *workers, "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+         "connector:create_app()"],
         cwd=ROOT, env=env,
     )
     try:
-        wait_for(port)
+        wait_for_http(port, process=server)
         out = subprocess.run(
             [sys.executable, __file__, "--client", "--port", str(port), "--seconds", str(args.seconds),
              "--connections", str(args.connections)],

@@ -24,6 +24,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_http(port: int, path: str = "/ping", seconds: float = 30.0,
+                  process: subprocess.Popen | None = None) -> None:
+    """Until a server on this local port answers 200 on `path` (RuntimeError if it does not, or
+    if `process`, the server's, ends first)."""
+    import http.client
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
+            raise RuntimeError(f"nothing answered on port {port}")
+        time.sleep(0.1)
+
+
 def _wait_for(url: str, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while True:
