@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import hmac
 import re
 from collections.abc import Callable
@@ -58,9 +57,8 @@ def verify_hmac(raw_body: bytes, header_value: str | None, secret: str) -> bool:
     """True when `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the exact raw body."""
     if not header_value or not secret:
         return False
-    digest = hmac.new(secret.encode(), raw_body, hashlib.sha256).digest()
-    expected = base64.b64encode(digest).decode()
-    return hmac.compare_digest(expected.encode(), header_value.strip().encode())
+    expected = base64.b64encode(hmac.digest(secret.encode(), raw_body, "sha256"))
+    return hmac.compare_digest(expected, header_value.strip().encode())
 
 
 def translate(topic: str, payload: dict) -> list[DomainEvent]:
