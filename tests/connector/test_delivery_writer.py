@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +135,34 @@ def test_on_sqlite_a_lock_held_too_long_fails_the_request_and_stores_nothing(tmp
         assert count(db, StoreEvent) == 0
         # and the next delivery, once the lock is free, is stored
         assert _record(writer, "after") is not None
+
+
+GEVENT_SCRIPT = """
+from gevent import monkey
+monkey.patch_all()
+import json, sys, threading
+sys.path.insert(0, sys.argv[2])
+from connector.db import Database
+from connector.ingest import DeliveryWriter
+db = Database(sys.argv[1])
+db.upgrade("heads")
+batches = []
+writer = DeliveryWriter(db.engine, on_stored=lambda ids: batches.append(len(ids)))
+requests = [threading.Thread(target=writer.record, kwargs=dict(
+    source="shopify", delivery_id=f"d-{i}", topic="orders/create", shop_id=None, payload="{}"))
+    for i in range(8)]
+for r in requests:
+    r.start()
+for r in requests:
+    r.join()
+print(json.dumps(batches))
+"""
+
+
+def test_under_gevent_the_requests_already_received_are_stored_in_one_write(tmp_path):
+    # given the web server's gevent workers and 8 requests received at once
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT, f"sqlite:///{tmp_path / 'g.db'}", str(root)],
+                         capture_output=True, text=True, check=True, cwd=root)
+    # then the first to write waits for the others to reach the writer: one insert, one commit
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [8]
