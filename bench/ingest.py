@@ -2,8 +2,11 @@
 bare endpoint on the same server, loaded from a second process.
 
 Prints one JSON line: ingest_rps, bare_rps, ratio (ingest ÷ bare), p50_ms, p99_ms (ingest).
-Target on a 2-core machine: ratio >= 0.5. Uses DATABASE_URL (default: a SQLite file in a
-temporary directory) and REDIS_URL (default: redis://127.0.0.1:6379/14, flushed).
+Target on a 2-core machine: ratio >= 0.5. Uses DATABASE_URL (default: PostgreSQL database
+`parlons_bench` on 127.0.0.1, created if missing, its tables dropped and migrated afresh: the
+web server measured is the production one, and production runs on PostgreSQL; set
+DATABASE_URL=sqlite:///... to measure SQLite) and REDIS_URL (default: redis://127.0.0.1:6379/14,
+flushed).
 
     python bench/ingest.py [--quick] [--seconds N] [--connections N]
 """
@@ -33,6 +36,7 @@ SHOP = "bench-shop.myshopify.com"
 SECRET = "bench-webhook-secret"
 FIXTURE = ROOT / "tests" / "fixtures" / "shopify" / "2026-01" / "orders__create.json"
 ROUNDS = 5  # alternating rounds of each kind
+DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/parlons_bench"
 
 
 def load(port: int, path: str, seconds: float, connections: int, signed: bool) -> dict:
@@ -131,7 +135,7 @@ def main() -> None:
 
     tmp = tempfile.TemporaryDirectory()
     env = dict(os.environ)
-    env.setdefault("DATABASE_URL", f"sqlite:///{tmp.name}/bench.db")
+    env.setdefault("DATABASE_URL", DEFAULT_DB)
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
     env.update(PARLONS_SHOPIFY_API_SECRET=SECRET, PARLONS_INSTANCE_DIR=tmp.name, PARLONS_QUEUE_PREFIX="bench")
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
