@@ -44,18 +44,21 @@ class Decision:
     send_at: datetime | None = None
 
 
+def _due(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    return Message.status == "scheduled", Message.direction == "outbound", Message.send_at <= now
+
+
+def has_due(session: Session, now: datetime) -> bool:
+    """Whether any outbound message is due (what claim_due would take)."""
+    return session.scalar(sa.select(Message.id).where(*_due(now)).limit(1)) is not None
+
+
 def claim_due(session: Session, now: datetime, limit: int = 100) -> list[Message]:
     """Take up to `limit` due outbound messages for this worker (status -> sending).
 
     Commit right after: the claim is what keeps other workers off these messages.
     """
-    query = (
-        sa.select(Message.id)
-        .where(Message.status == "scheduled", Message.direction == "outbound",
-               Message.send_at <= now)
-        .order_by(Message.send_at, Message.id)
-        .limit(limit)
-    )
+    query = sa.select(Message.id).where(*_due(now)).order_by(Message.send_at, Message.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = list(session.scalars(query))

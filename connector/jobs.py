@@ -78,16 +78,26 @@ def drain_events() -> int:
 
 
 def drain_dispatch() -> int:
+    """Send due messages until none is left. Before it ends, the drain looks once more after
+    releasing its flag: a message that became due meanwhile, whose signal found the flag still
+    held, is sent now rather than at the next tick."""
+    from automations.dispatch import has_due
+    from automations.models import utcnow
     from connector.sending import dispatch_due
 
     runtime = current()
     sent = 0
+
+    def due() -> bool:
+        with runtime.db.session() as session:
+            return has_due(session, utcnow())
+
     while True:
         n = dispatch_due(runtime, limit=runtime.config.dispatch_batch_size)
         sent += n
         if n:
             continue
-        if not ingest.finish_drain(runtime.redis, "dispatch"):
+        if not ingest.finish_drain(runtime.redis, "dispatch", more=due):
             break
     if sent:
         signal_crm(runtime)

@@ -99,3 +99,33 @@ def test_a_customer_who_replied_stop_gets_no_shipping_sms(live):
     with live.runtime.db.session() as s:
         event = s.scalars(sa.select(StoreEvent).where(StoreEvent.source == "shopify")).one()
     assert "opted out" in json.dumps(event.outcome)
+
+
+def test_an_sms_that_becomes_due_as_the_dispatch_drain_ends_is_sent_by_that_drain(live, monkeypatch):
+    # given a shipment being dispatched
+    from connector import ingest, jobs
+
+    secret = live.runtime.config.shopify_api_secret
+    live.boxes.shopify.emit_webhook("fulfillments/create", shipped_payload(), f"{live.url}/webhooks/shopify",
+                                    secret, shop=SHOP)
+    finish = ingest.finish_drain
+    late: list[str] = []
+
+    def another_shipment_lands_as_the_drain_ends(conn, kind, *args, **kwargs):  # noqa: ANN001
+        # when, just as the dispatch drain has found nothing more to send, another shipment's
+        # SMS is composed (its signal finds the dispatch flag still held: no new job)
+        if kind == "dispatch" and not late:
+            late.append(kind)
+            other = shipped_payload(phone="+33612345679", first_name="Léa", name="#1043.1")
+            other.update(id=654321, admin_graphql_api_id="gid://shopify/Fulfillment/654321")  # another one
+            live.boxes.shopify.emit_webhook("fulfillments/create", other, f"{live.url}/webhooks/shopify",
+                                            secret, shop=SHOP)
+            jobs.drain_events()
+        return finish(conn, kind, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "finish_drain", another_shipment_lands_as_the_drain_ends)
+    live.work()
+    # then both customers got their SMS in this pass, not at a later tick
+    assert late == ["dispatch"]
+    assert len(live.boxes.twilio.inbox(PHONE)) == 1
+    assert len(live.boxes.twilio.inbox("+33612345679")) == 1
