@@ -103,6 +103,7 @@ class DeliveryWriter:
         self._conn: Any = None  # one DBAPI connection for the writes, kept between batches
         self._gather = _gather_under_gevent()
         self._statements = _BatchInsert(engine.dialect)
+        self._write_batch = self._write_sqlite if engine.dialect.name == "sqlite" else self._write
 
     def record(self, *, source: str, delivery_id: str, topic: str, shop_id: int | None,
                payload: str) -> int | None:
@@ -187,11 +188,7 @@ class DeliveryWriter:
                     self._conn.driver_connection.autocommit = True  # one round trip a batch
                 else:
                     self._conn.driver_connection.execute("PRAGMA busy_timeout = 0")  # see _write_sqlite
-            sql, params = self._statements.build(unique)
-            if self.engine.dialect.name == "sqlite":
-                ids = self._write_sqlite(sql, params)
-            else:
-                ids = self._write(sql, params)
+            ids = self._write_batch(*self._statements.build(unique))
         except Exception:
             self._close()
             raise
@@ -239,9 +236,10 @@ class DeliveryWriter:
 def _gather_under_gevent() -> Callable[[], None] | None:
     """Under gevent (the web server's workers), what a request that is about to write a batch
     calls first: wait until the worker's event loop has nothing else ready to run (GATHER_LIMIT
-    at most), so that every request already received gets to the writer and joins this batch. Fewer, larger batches
-    (one insert and one commit each) at no fixed delay; it was the largest single gain in
-    bench/ingest.py. Under threads nothing: holding a batch open there only added hand-offs."""
+    at most), so that every request already received gets to the writer and joins this batch.
+    Fewer, larger batches (one insert and one commit each) at no fixed delay; it was the largest
+    single gain in bench/ingest.py. Under threads nothing: holding a batch open there only added
+    hand-offs."""
     monkey = sys.modules.get("gevent.monkey")
     if monkey is None or not monkey.is_module_patched("threading"):
         return None

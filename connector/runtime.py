@@ -43,11 +43,9 @@ class Runtime:
         if self._deliveries is None:
             with self._lock:
                 if self._deliveries is None:
-                    self._deliveries = DeliveryWriter(self.db.engine, on_stored=self._signal_events)
+                    self._deliveries = DeliveryWriter(
+                        self.db.engine, on_stored=lambda _ids: self._events_signal())
         return self._deliveries
-
-    def _signal_events(self, ids: list[int]) -> None:
-        self._events_signal()
 
     def _send_events_signal(self) -> None:
         from connector.jobs import signal_events
