@@ -3,7 +3,7 @@ Procfile's `web` process, bench/ingest.py). Command-line options override it.
 
 Workers are gevent workers: a request waiting on PostgreSQL or Redis costs a greenlet switch,
 not a thread hand-off under the GIL, and the requests of one worker that wait together are
-stored together (see connector.ingest.DeliveryWriter). One worker per CPU core unless
+stored together (see connector.deliveries.DeliveryWriter). One worker per CPU core unless
 WEB_CONCURRENCY says otherwise.
 """
 

@@ -131,7 +131,7 @@ def main() -> None:
 
     from automations.models import Shop
     from connector.db import Database
-    from connector.devservers import free_port, wait_for_http
+    from connector.local.devservers import free_port, wait_for_http
 
     tmp = tempfile.TemporaryDirectory()
     env = dict(os.environ)

@@ -170,8 +170,8 @@ def store(runtime, deliveries: list[tuple[str, str]], tag: str) -> list[int]:  #
 
 def process_one(event_id: int) -> int:
     """The baseline job: one store event per RQ job."""
-    from connector.pipeline import process_store_events
     from connector.runtime import current
+    from connector.worker.events import process_store_events
 
     return process_store_events(current(), [event_id])
 
@@ -180,8 +180,7 @@ def run_worker(db_url: str, redis_url: str, kind: str) -> None:
     """`--work`: a real RQ worker on the bench's events queue, until stopped."""
     from rq import SimpleWorker, Worker
 
-    import connector.jobs
-    import connector.pipeline  # noqa: F401 - loaded once here, not in every forked job
+    import connector.worker.events  # noqa: F401 - loaded once here, not in every forked job
     from connector.config import Config
     from connector.runtime import Runtime, install
 
@@ -228,11 +227,10 @@ def analyze(runtime) -> None:  # noqa: ANN001
 
 def timed(runtime, ids: list[int], batched: bool) -> float:  # noqa: ANN001
     """Seconds from the signal until every event is processed."""
-    from connector import jobs
 
     started = time.perf_counter()
     if batched:
-        jobs.signal_events(runtime)
+        runtime.signal("events")
     else:
         queue = runtime.queue("events")
         with runtime.redis.pipeline() as pipe:

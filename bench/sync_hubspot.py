@@ -72,9 +72,9 @@ def main() -> None:
     from automations.models import Contact, Shop
     from connector import clients
     from connector.config import Config
-    from connector.hubspot_sync import sync_hubspot
     from connector.install import connect_hubspot
     from connector.runtime import Runtime
+    from connector.worker.hubspot_sync import sync_hubspot
 
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
     redis.Redis.from_url(redis_url).flushdb()

@@ -80,7 +80,7 @@ def _run(url: str, token: str, customers: int, workdir: str) -> dict:
     from connector.app import create_app
     from connector.config import Config
     from connector.install import connect_shopify
-    from connector.shopify_sync import run_sync
+    from connector.worker.shopify_sync import run_sync
     from integrations.shopify.client import ShopifyClient
 
     env = dict(os.environ)

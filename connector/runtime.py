@@ -11,10 +11,11 @@ import threading
 import redis
 from rq import Queue
 
+from connector import signals
 from connector.config import Config
 from connector.crypto import SecretBox
 from connector.db import Database
-from connector.ingest import DeliveryWriter, Signal
+from connector.deliveries import DeliveryWriter
 
 QUEUES = ("events", "dispatch", "crm", "sync")
 
@@ -27,7 +28,7 @@ class Runtime:
         self._redis: redis.Redis | None = None
         self._lock = threading.Lock()
         self._deliveries: DeliveryWriter | None = None
-        self._events_signal = Signal(self._send_events_signal)
+        self._events_signal = signals.Signal(lambda: self.signal("events"))
 
     @property
     def redis(self) -> redis.Redis:
@@ -47,10 +48,9 @@ class Runtime:
                         self.db.engine, on_stored=lambda _ids: self._events_signal())
         return self._deliveries
 
-    def _send_events_signal(self) -> None:
-        from connector.jobs import signal_events
-
-        signal_events(self)
+    def signal(self, kind: str) -> None:
+        """Make sure a drain of `kind` (events, dispatch, crm) looks for work after now."""
+        signals.signal(self.redis, kind, lambda: self.queue(kind).enqueue(signals.DRAINS[kind]))
 
     def queue(self, name: str) -> Queue:
         if name not in QUEUES:

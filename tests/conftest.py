@@ -31,7 +31,7 @@ def pytest_configure(config) -> None:
     import shutil
     import tempfile
 
-    from connector.devservers import local_redis
+    from connector.local.devservers import local_redis
 
     if shutil.which("redis-server") is None:
         raise pytest.UsageError("the tests need Redis: set REDIS_URL or install redis-server")

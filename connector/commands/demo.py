@@ -15,10 +15,10 @@ from pathlib import Path
 import click
 from rq import SimpleWorker
 
-from connector import jobs
 from connector.config import Config
-from connector.devservers import local_redis
-from connector.sandboxes import start_sandboxes
+from connector.local.devservers import local_redis
+from connector.local.sandboxes import start_sandboxes
+from connector.worker import jobs
 
 
 @click.command("demo")
@@ -29,7 +29,7 @@ def demo(port: int, host: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise here
     from connector import create_app
-    from connector.demo import seed
+    from connector.local.demo import seed
     from integrations.serving import serve
 
     instance = Path(os.environ.get("PARLONS_INSTANCE_DIR", Path.cwd() / "instance"))

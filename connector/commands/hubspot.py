@@ -26,8 +26,8 @@ def hubspot() -> None:
 @with_appcontext
 def connect(domain: str, token: str, portal_id: int, rate_limit: int | None, then_sync: bool) -> None:
     """Connect a private app: keep its token (encrypted) and create our contact properties."""
-    from connector import hubspot_sync
     from connector.install import connect_hubspot
+    from connector.worker import hubspot_sync
     from integrations.errors import ApiError
 
     runtime = current_app.extensions["parlons"]

@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from connector.commands.jsonlines import answer_each_line
-from connector.preview import PreviewError, preview
+from connector.services.preview import PreviewError, preview
 
 
 def _human(result: dict) -> str:

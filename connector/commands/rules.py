@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from connector import rules_service as service
+from connector.services import rules as service
 
 
 def _runtime():  # noqa: ANN202

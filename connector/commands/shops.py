@@ -8,8 +8,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from automations.models import Contact, Shop
-from connector import shopify_sync
 from connector.install import connect_shopify
+from connector.worker import shopify_sync
 from integrations.errors import ApiError
 from integrations.shopify.install import InstallError, validate_shop_domain
 

@@ -25,7 +25,7 @@ def hubspot(domain: str, full: bool, no_push: bool) -> None:
 
     An interrupted run resumes where it stopped. Unparseable phones and duplicates are listed.
     """
-    from connector.hubspot_sync import sync_hubspot
+    from connector.worker.hubspot_sync import sync_hubspot
     from integrations.errors import ApiError
 
     runtime = current_app.extensions["parlons"]

@@ -7,8 +7,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
-from connector import shopify_sync
 from connector.commands.sync import sync
+from connector.worker import shopify_sync
 from integrations.errors import ApiError
 
 

@@ -7,8 +7,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from rq import SimpleWorker, Worker
 
-from connector import jobs
 from connector.runtime import QUEUES
+from connector.worker import jobs
 
 
 @click.command()

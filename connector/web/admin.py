@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
 from automations.models import Message, Shop
-from connector.admin_auth import admin_required
 from connector.web import rt
+from connector.web.admin_auth import admin_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

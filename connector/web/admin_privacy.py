@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, g, jsonify, render_template_string, request
 
 from automations.models import DataExport
-from connector.admin_auth import admin_required
 from connector.web import rt
 from connector.web.admin import add_section
+from connector.web.admin_auth import admin_required
 from connector.web.api import _authenticate
 
 bp = Blueprint("admin_privacy", __name__)

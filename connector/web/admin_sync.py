@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, g, redirect, render_template_string, request, url_for
 
 from automations.models import Installation, SyncState
-from connector.admin_auth import admin_required
 from connector.web import rt
 from connector.web.admin import add_section
+from connector.web.admin_auth import admin_required
 
 bp = Blueprint("admin_sync", __name__)
 add_section("admin_sync.page", "Sync")
@@ -66,11 +66,11 @@ def start(source: str):
         abort(409, description=f"{SOURCES[source]}: the shop is not connected to {source}")
     full = request.form.get("full") == "1"
     if source == "shopify":
-        from connector.shopify_sync import enqueue_sync
+        from connector.worker.shopify_sync import enqueue_sync
 
         enqueue_sync(rt(), g.shop.domain, full=full)
     else:
-        from connector.hubspot_sync import enqueue
+        from connector.worker.hubspot_sync import enqueue
 
         enqueue(rt(), g.shop.id, full=full)
     return redirect(url_for("admin_sync.page", queued=source))

@@ -6,7 +6,7 @@ import hmac
 
 from flask import Blueprint, abort, jsonify, request
 
-from connector.preview import PreviewError, preview
+from connector.services.preview import PreviewError, preview
 from connector.web import rt
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -150,11 +150,10 @@ def start_conversation(
 
 def start_and_signal(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
     """Start in its own transaction, then wake the dispatcher so the question leaves now."""
-    from connector.jobs import signal_dispatch
 
     with runtime.db.transaction() as session:
         result = start_conversation(session, data)
-    signal_dispatch(runtime)
+    runtime.signal("dispatch")
     return result
 
 

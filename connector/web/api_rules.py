@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
 
-from connector import rules_service as service
+from connector.services import rules as service
 from connector.web import rt
 from connector.web.api import _authenticate
 

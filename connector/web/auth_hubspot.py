@@ -21,12 +21,12 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from automations.models import Installation, Shop
-from connector import hubspot_sync
-from connector.admin_auth import admin_required, current_shop
 from connector.install import connect_hubspot
 from connector.runtime import Runtime
 from connector.web import rt
 from connector.web.admin import add_section
+from connector.web.admin_auth import admin_required, current_shop
+from connector.worker import hubspot_sync
 from integrations.errors import ApiError
 from integrations.hubspot import install as hubspot_install
 

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from flask import Blueprint, jsonify, redirect, request, session, url_for
 
 from automations.models import Installation, Shop
-from connector import shopify_sync
 from connector.install import connect_shopify
 from connector.web import rt
+from connector.worker import shopify_sync
 from integrations.errors import ApiError, Unauthorized
 from integrations.shopify import install as shopify_install
 

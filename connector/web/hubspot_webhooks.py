@@ -16,8 +16,7 @@ import sqlalchemy as sa
 from flask import Blueprint, jsonify, request
 
 from automations.models import Installation
-from connector import jobs
-from connector.ingest import record_delivery
+from connector.deliveries import record_delivery
 from connector.web import rt
 from integrations.hubspot import webhooks as hubspot_webhooks
 from integrations.hubspot.schemas import PayloadError, parse_batch
@@ -71,6 +70,6 @@ def hubspot():
     if unknown:
         log.info("hubspot webhook: events for portals no shop uses: %s", sorted(unknown))
     if stored:
-        jobs.signal_events(runtime)
+        runtime.signal("events")
     return jsonify(outcome="stored", stored=len(stored), duplicates=duplicates,
                    unknown_portals=sorted(unknown)), 200

@@ -15,10 +15,9 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from automations import inbox
 from automations.models import Contact, Conversation, utcnow
-from connector.admin_auth import admin_required
-from connector.jobs import signal_dispatch
 from connector.web import rt
 from connector.web.admin import add_section
+from connector.web.admin_auth import admin_required
 
 bp = Blueprint("inbox", __name__, url_prefix="/admin/conversations")
 add_section("inbox.index", "Conversations")
@@ -104,7 +103,7 @@ def reply(conversation_id: int):
     def send(conversation, agent, now):  # noqa: ANN001, ANN202
         inbox.agent_reply(g.db, conversation, request.form.get("text", ""), agent, now)
         g.db.commit()
-        signal_dispatch(rt())
+        rt().signal("dispatch")
         return "Reply queued: it leaves now."
 
     return _act(conversation_id, send)
@@ -126,7 +125,7 @@ def close(conversation_id: int):
     def do(conversation, agent, now):  # noqa: ANN001, ANN202
         inbox.close(g.db, conversation, now)
         g.db.commit()
-        signal_dispatch(rt())  # messages held by the handoff leave now
+        rt().signal("dispatch")  # messages held by the handoff leave now
         return "Closed: automation resumes for this contact."
 
     return _act(conversation_id, do)

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import pytest
 from rq import SimpleWorker
 
-from connector import create_app, jobs
-from connector.devservers import free_port
+from connector import create_app
 from connector.install import connect_hubspot, connect_shopify
+from connector.local.devservers import free_port
+from connector.local.sandboxes import Sandboxes, start_sandboxes
 from connector.runtime import Runtime
-from connector.sandboxes import Sandboxes, start_sandboxes
 from connector.shops import forget
+from connector.worker import jobs
 from integrations.serving import RunningServer, serve
 
 SHOP = "boutique-lumiere.myshopify.com"

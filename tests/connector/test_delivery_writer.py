@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from automations.models import StoreEvent
-from connector.ingest import DeliveryWriter, stale_received
+from connector.deliveries import DeliveryWriter
+from connector.worker.events import stale_received
 from tests.connector.helpers import count
 
 
@@ -124,9 +125,9 @@ def test_on_sqlite_a_delivery_waits_for_the_write_lock_and_is_stored(tmp_path):
 
 def test_on_sqlite_a_lock_held_too_long_fails_the_request_and_stores_nothing(tmp_path, monkeypatch):
     # given a lock held longer than a delivery waits for it
-    from connector import ingest
+    from connector import deliveries
 
-    monkeypatch.setattr(ingest, "SQLITE_LOCK_WAIT", 0.1)
+    monkeypatch.setattr(deliveries, "SQLITE_LOCK_WAIT", 0.1)
     with _write_lock_held(tmp_path, 0.5) as (db, writer, other):
         # then the request gets the error (the sender retries later) and nothing is half-written
         with pytest.raises(sqlite3.OperationalError):
@@ -143,7 +144,7 @@ monkey.patch_all()
 import json, sys, threading
 sys.path.insert(0, sys.argv[2])
 from connector.db import Database
-from connector.ingest import DeliveryWriter
+from connector.deliveries import DeliveryWriter
 db = Database(sys.argv[1])
 db.upgrade("heads")
 batches = []

@@ -8,7 +8,7 @@ import shutil
 import pytest
 import redis
 
-from connector.devservers import local_redis
+from connector.local.devservers import local_redis
 
 
 def test_redis_url_wins(monkeypatch, tmp_path):

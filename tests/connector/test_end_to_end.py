@@ -103,12 +103,13 @@ def test_a_customer_who_replied_stop_gets_no_shipping_sms(live):
 
 def test_an_sms_that_becomes_due_as_the_dispatch_drain_ends_is_sent_by_that_drain(live, monkeypatch):
     # given a shipment being dispatched
-    from connector import ingest, jobs
+    from connector import signals
+    from connector.worker import jobs
 
     secret = live.runtime.config.shopify_api_secret
     live.boxes.shopify.emit_webhook("fulfillments/create", shipped_payload(), f"{live.url}/webhooks/shopify",
                                     secret, shop=SHOP)
-    finish = ingest.finish_drain
+    finish = signals.finish_drain
     late: list[str] = []
 
     def another_shipment_lands_as_the_drain_ends(conn, kind, *args, **kwargs):  # noqa: ANN001
@@ -123,7 +124,7 @@ def test_an_sms_that_becomes_due_as_the_dispatch_drain_ends_is_sent_by_that_drai
             jobs.drain_events()
         return finish(conn, kind, *args, **kwargs)
 
-    monkeypatch.setattr(ingest, "finish_drain", another_shipment_lands_as_the_drain_ends)
+    monkeypatch.setattr(signals, "finish_drain", another_shipment_lands_as_the_drain_ends)
     live.work()
     # then both customers got their SMS in this pass, not at a later tick
     assert late == ["dispatch"]

@@ -27,8 +27,8 @@ from automations.models import (
     TimelineEntry,
     utcnow,
 )
-from connector import pipeline
 from connector.runtime import Runtime
+from connector.worker import events as pipeline
 from tests.connector.helpers import FIXTURES
 
 SHOP = "chunks.myshopify.com"

@@ -11,8 +11,11 @@ import pytest
 from rq import SimpleWorker
 
 from automations.models import StoreEvent
-from connector import ingest, jobs
-from connector.ingest import DeliveryWriter, Signal
+from connector import signals
+from connector.deliveries import DeliveryWriter
+from connector.signals import Signal
+from connector.worker import jobs
+from connector.worker.events import stale_received
 from tests.connector.helpers import FIXTURES, make_shop
 
 RAW = (FIXTURES / "customers__create.json").read_text()
@@ -50,18 +53,18 @@ def test_an_event_whose_signal_was_lost_is_processed_by_the_next_drain(runtime):
 
     store(runtime, shop_id, "lost", on_stored=redis_down)
     # when a later delivery is stored and signalled as usual, and a worker runs
-    store(runtime, shop_id, "later", on_stored=lambda ids: jobs.signal_events(runtime))
+    store(runtime, shop_id, "later", on_stored=lambda ids: runtime.signal("events"))
     work_events(runtime)
     # then both are processed, without waiting for the periodic sweep
     assert statuses(runtime) == {"lost": "processed", "later": "processed"}
     # and the drain has released its flag
-    assert not runtime.redis.exists(ingest.DRAIN_FLAG.format(kind="events"))
+    assert not runtime.redis.exists(signals.DRAIN_FLAG.format(kind="events"))
 
 
 def test_an_event_committed_during_a_drains_grace_is_processed_by_that_drain(runtime, monkeypatch):
     # given a drain under way for a first event
     shop_id = make_shop(runtime.db)
-    store(runtime, shop_id, "first", on_stored=lambda ids: jobs.signal_events(runtime))
+    store(runtime, shop_id, "first", on_stored=lambda ids: runtime.signal("events"))
 
     # and a web process that commits a second event without signalling (it signalled a moment
     # ago) just after the drain has released its flag, while the drain waits its grace period
@@ -70,17 +73,17 @@ def test_an_event_committed_during_a_drains_grace_is_processed_by_that_drain(run
     def sleep_and_meanwhile_commit(seconds: float) -> None:
         waits.append(seconds)
         if len(waits) == 1:
-            assert not runtime.redis.exists(ingest.DRAIN_FLAG.format(kind="events"))
+            assert not runtime.redis.exists(signals.DRAIN_FLAG.format(kind="events"))
             store(runtime, shop_id, "during-grace")
         time.sleep(seconds)
 
-    monkeypatch.setattr(ingest, "time", types.SimpleNamespace(sleep=sleep_and_meanwhile_commit,
+    monkeypatch.setattr(signals, "time", types.SimpleNamespace(sleep=sleep_and_meanwhile_commit,
                                                               monotonic=time.monotonic))
     # when the worker runs
     work_events(runtime)
     # then the same drain looked again after its grace and processed the second event too
     assert statuses(runtime) == {"first": "processed", "during-grace": "processed"}
-    assert waits == [ingest.GRACE_SECONDS, ingest.GRACE_SECONDS]
+    assert waits == [signals.GRACE_SECONDS, signals.GRACE_SECONDS]
     assert len(runtime.queue("events")) == 0
 
 
@@ -103,7 +106,7 @@ def test_a_signal_is_sent_at_most_once_per_half_grace_and_a_failed_one_covers_no
     signal()
     assert len(sent) == 1
     # once half the grace period is over, the next signal goes out
-    time.sleep(ingest.GRACE_SECONDS / 2 + 0.01)
+    time.sleep(signals.GRACE_SECONDS / 2 + 0.01)
     signal()
     assert len(sent) == 2
 
@@ -111,14 +114,12 @@ def test_a_signal_is_sent_at_most_once_per_half_grace_and_a_failed_one_covers_no
 def test_a_drain_that_cannot_move_its_events_stops_and_leaves_them_to_the_sweep(runtime, monkeypatch):
     # given an event that processing leaves as it found it (a defect in a handler, say)
     shop_id = make_shop(runtime.db)
-    store(runtime, shop_id, "stuck", on_stored=lambda ids: jobs.signal_events(runtime))
-    import connector.pipeline
-
-    monkeypatch.setattr(connector.pipeline, "process_store_events", lambda runtime, ids: 0)
+    store(runtime, shop_id, "stuck", on_stored=lambda ids: runtime.signal("events"))
+    monkeypatch.setattr(jobs, "process_store_events", lambda runtime, ids: 0)
     # when the worker runs, then the drain ends instead of reading the same events forever
     work_events(runtime)
     assert statuses(runtime) == {"stuck": "received"}
-    assert not runtime.redis.exists(ingest.DRAIN_FLAG.format(kind="events"))
+    assert not runtime.redis.exists(signals.DRAIN_FLAG.format(kind="events"))
     # and the periodic sweep signals it again once it is old enough
     with runtime.db.session() as session:
-        assert ingest.stale_received(session, older_than_seconds=-1) == [session.query(StoreEvent.id).scalar()]
+        assert stale_received(session, older_than_seconds=-1) == [session.query(StoreEvent.id).scalar()]

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from automations.models import ConsentEvent, Contact, SyncState
-from connector.hubspot_sync import sync_hubspot
+from connector.worker.hubspot_sync import sync_hubspot
 from tests.connector.conftest import PORTAL, SHOP
 
 DAY_AGO_MS = int((time.time() - 86400) * 1000)

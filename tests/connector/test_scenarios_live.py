@@ -309,11 +309,12 @@ def test_the_demo_page_starts_a_scenario_and_the_customer_answers_from_the_phone
 
     from rq import SimpleWorker
 
-    from connector import create_app, jobs
-    from connector.demo import CUSTOMER, seed
-    from connector.devservers import free_port
+    from connector import create_app
+    from connector.local.demo import CUSTOMER, seed
+    from connector.local.devservers import free_port
     from connector.shops import forget
     from connector.web import demo as demo_pages
+    from connector.worker import jobs
     from integrations.serving import serve
 
     # given the demo app as `parlons demo` builds it (sandboxes, demo shop, demo pages)

@@ -8,7 +8,7 @@ import time
 import jwt
 import pytest
 
-from connector.admin_auth import SessionTokenError, shop_from_session_token
+from connector.web.admin_auth import SessionTokenError, shop_from_session_token
 from tests.connector.helpers import SHOP, make_shop
 
 KEY, SECRET = "test-shopify-key", "test-shopify-secret"

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask, request
 
 from automations.models import Contact, OutboundWrite, Shop
-from connector.crm import write_pending
+from connector.worker.crm import write_pending
 from integrations.serving import serve
 
 

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from automations.models import ConsentEvent, Contact, SyncState
-from connector import shopify_sync
 from connector.commands.sync_shopify import shopify as sync_shopify
-from connector.shopify_sync import SyncError, run_sync
+from connector.worker import shopify_sync
+from connector.worker.shopify_sync import SyncError, run_sync
 from tests.connector.conftest import SHOP
 
 
@@ -204,7 +204,7 @@ def test_rows_inserted_through_the_driver_read_back_and_compare_like_rows_the_or
     from datetime import UTC, datetime, timedelta, timezone
 
     from automations.models import Shop
-    from connector.shopify_sync import insert_plain
+    from connector.worker.bulk_rows import insert_plain
 
     # given the same contact values, one row written by the ORM and one by insert_plain
     paris = timezone(timedelta(hours=1))
@@ -236,7 +236,7 @@ def test_rows_inserted_through_the_driver_read_back_and_compare_like_rows_the_or
 
 
 def test_read_ahead_hands_over_every_batch_in_order_and_raises_the_readers_error():
-    from connector.shopify_sync import read_ahead
+    from connector.worker.bulk_rows import read_ahead
 
     def batches():
         for n in range(5):
@@ -253,7 +253,7 @@ def test_read_ahead_hands_over_every_batch_in_order_and_raises_the_readers_error
 def test_read_ahead_stopped_early_stops_its_reader_and_closes_the_source():
     import threading
 
-    from connector.shopify_sync import read_ahead
+    from connector.worker.bulk_rows import read_ahead
 
     closed = threading.Event()
 

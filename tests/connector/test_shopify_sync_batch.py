@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from automations import consent as consent_ledger
 from automations.contacts import upsert_contact
 from automations.models import ConsentEvent, Contact, OutboundWrite, Shop, TimelineEntry
-from connector import shopify_sync
+from connector.worker import shopify_import
 from integrations.shopify.client import customer_to_contact
 
 NOW = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
@@ -73,7 +73,7 @@ def test_new_customers_written_together_are_the_rows_written_one_by_one(database
         # given the customers imported one by one, through contacts and the consent ledger
         for node in NODES:
             contact, statement = customer_to_contact(node)
-            updated_at = shopify_sync._when(node.get("updatedAt"))
+            updated_at = shopify_import.parse_time(node.get("updatedAt"))
             result = upsert_contact(s, one_by_one, contact, source="shopify", source_updated_at=updated_at)
             if statement is not None:
                 consent_ledger.record(s, result.contact, statement, NOW)
@@ -82,8 +82,8 @@ def test_new_customers_written_together_are_the_rows_written_one_by_one(database
         def not_one_by_one(*args: object, **kwargs: object) -> None:
             raise AssertionError("a new customer went contact by contact")
 
-        monkeypatch.setattr(shopify_sync, "upsert_contact", not_one_by_one)
-        outcome = shopify_sync.import_batch(s, together, NODES, NOW)
+        monkeypatch.setattr(shopify_import, "upsert_contact", not_one_by_one)
+        outcome = shopify_import.import_batch(s, together, NODES, NOW)
         assert outcome.created == len(NODES) and [i["phone"] for i in outcome.invalid] == ["555-SHOP"]
     # then every table holds the same rows, read back from the database
     with database.session() as s:
@@ -104,12 +104,12 @@ def test_customers_of_one_batch_sharing_a_phone_or_an_email_are_merged_as_one_by
         s.flush()
         for node in NODES + twins:
             contact, statement = customer_to_contact(node)
-            updated_at = shopify_sync._when(node.get("updatedAt"))
+            updated_at = shopify_import.parse_time(node.get("updatedAt"))
             result = upsert_contact(s, one_by_one, contact, source="shopify", source_updated_at=updated_at)
             if statement is not None:
                 consent_ledger.record(s, result.contact, statement, NOW)
         # when it is imported as one batch
-        outcome = shopify_sync.import_batch(s, together, NODES + twins, NOW)
+        outcome = shopify_import.import_batch(s, together, NODES + twins, NOW)
     # then the twins update the contacts written before them, as one by one
     assert (outcome.created, outcome.updated) == (5, 2)
     with database.session() as s:

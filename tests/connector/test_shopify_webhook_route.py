@@ -7,7 +7,7 @@ import json
 import pytest
 
 from automations.models import StoreEvent
-from connector.ingest import pending_events
+from connector.worker.events import pending_events
 from tests.connector.helpers import (
     FIXTURES,
     count,
@@ -43,7 +43,7 @@ def test_each_fixture_with_a_good_signature_is_stored_once_and_queued(client, ap
     assert count(db, StoreEvent, StoreEvent.delivery_id == f"wh-{path.stem}") == 1
     with db.session() as session:
         assert pending_events(session, 10) == [answers[0].json["id"]]
-    assert queued_drains(app) == ["connector.jobs.drain_events"]
+    assert queued_drains(app) == ["connector.worker.jobs.drain_events"]
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=[p.stem for p in FIXTURE_FILES])
@@ -123,4 +123,4 @@ def test_concurrent_deliveries_are_each_stored_once(app, shop_id, redis_conn):
     with app.extensions["parlons"].db.session() as session:
         assert len(pending_events(session, 100)) == 40
     # and one drain is on its way for all of them
-    assert queued_drains(app) == ["connector.jobs.drain_events"]
+    assert queued_drains(app) == ["connector.worker.jobs.drain_events"]

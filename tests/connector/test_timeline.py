@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from automations.models import Contact, Shop, TimelineEntry
 from connector import clients
-from connector.crm import marker_for, write_pending
+from connector.worker.crm import write_pending
+from connector.worker.timeline import marker_for
 from tests.connector.conftest import PORTAL, SHOP
 from tests.connector.test_end_to_end import PHONE, shipped_payload
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from automations.models import StoreEvent
-from connector.devservers import free_port, wait_for_http
-from connector.ingest import pending_events
+from connector.local.devservers import free_port, wait_for_http
+from connector.worker.events import pending_events
 from tests.connector.helpers import FIXTURES, count, make_shop, shopify_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ def test_the_production_server_stores_concurrent_deliveries_once_each(server, da
 
     runtime = Runtime(config)
     try:
-        assert [job.func_name for job in runtime.queue("events").get_jobs()] == ["connector.jobs.drain_events"]
+        assert [job.func_name for job in runtime.queue("events").get_jobs()] == ["connector.worker.jobs.drain_events"]
     finally:
         runtime.close()
 

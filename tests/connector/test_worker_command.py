@@ -29,7 +29,7 @@ def test_a_long_backlog_is_handed_from_job_to_job_within_the_time_budget(app, cl
     from rq import SimpleWorker
     from rq.registry import FinishedJobRegistry
 
-    from connector import jobs
+    from connector.worker import jobs
 
     monkeypatch.setattr(jobs, "BATCH", 1)
     monkeypatch.setattr(jobs, "DRAIN_BUDGET_SECONDS", 0)

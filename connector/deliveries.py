@@ -1,4 +1,4 @@
-"""Ingest: store a verified delivery once, and make sure a worker will process it.
+"""Ingest: store a verified delivery once; `connector.signals` then makes sure a worker looks.
 
 The request path stores its delivery durably (group commit: one insert and one commit for every
 delivery that arrived meanwhile in this process) and makes sure an events drain will look for it;
@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import redis
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -26,11 +25,6 @@ from automations.models import StoreEvent, utcnow
 
 log = logging.getLogger("parlons.ingest")
 
-DRAIN_FLAG = "parlons:draining:{kind}"
-DRAIN_FLAG_TTL = 120
-# A drain that releases its flag looks for work once more this long afterwards: a signal that
-# found the flag held therefore covers every row committed within this time after it.
-GRACE_SECONDS = 0.05
 GATHER_LIMIT = 0.005  # seconds a batch waits at most for the requests already received (gevent)
 SQLITE_LOCK_WAIT = 30  # seconds a delivery waits for SQLite's write lock, as the app's busy_timeout
 
@@ -279,73 +273,3 @@ class _BatchInsert:
         return sql, params
 
 
-def signal(conn: redis.Redis, kind: str, enqueue_drain: Callable[[], Any]) -> None:
-    """Make sure a `kind` drain looks for work after now: enqueue one unless the flag says one is
-    on its way or running (that one looks again before it ends). One round trip to Redis then."""
-    flag = DRAIN_FLAG.format(kind=kind)
-    if conn.set(flag, 1, nx=True, ex=DRAIN_FLAG_TTL):
-        try:
-            enqueue_drain()
-        except Exception:
-            conn.delete(flag)  # no drain is coming: let the next signal try again
-            raise
-
-
-class Signal:
-    """A process's signal for one kind of drain, sent at most once per half grace period.
-
-    A signal that found the flag held or set it is followed by a drain's look at the database
-    at least GRACE_SECONDS after that moment (a drain looks once more that long after releasing
-    its flag), so every row committed within half of that needs no signal of its own: under
-    load, a web process talks to Redis a few dozen times a second instead of once per batch.
-    """
-
-    def __init__(self, send: Callable[[], None]) -> None:
-        self._send = send
-        self._covered_until = float("-inf")
-
-    def __call__(self) -> None:
-        now = time.monotonic()
-        if now < self._covered_until:
-            return
-        self._send()
-        self._covered_until = now + GRACE_SECONDS / 2
-
-
-def hold_drain(conn: redis.Redis, kind: str) -> None:
-    """A running drain keeps its flag from expiring."""
-    conn.expire(DRAIN_FLAG.format(kind=kind), DRAIN_FLAG_TTL)
-
-
-def finish_drain(conn: redis.Redis, kind: str, more: Callable[[], bool] | None = None,
-                 grace: float = 0.0) -> bool:
-    """Release the drain flag, wait `grace` seconds, then look once more with `more`. True when
-    there is more work and this drain took the flag again to go on with it."""
-    flag = DRAIN_FLAG.format(kind=kind)
-    conn.delete(flag)
-    if grace:
-        time.sleep(grace)
-    if more is None or not more():
-        return False
-    return bool(conn.set(flag, 1, nx=True, ex=DRAIN_FLAG_TTL))
-
-
-def pending_events(session: Session, limit: int) -> list[int]:
-    """Ids of stored events not processed yet, oldest first."""
-    return list(session.scalars(
-        sa.select(StoreEvent.id).where(StoreEvent.status == "received").order_by(StoreEvent.id).limit(limit)
-    ))
-
-
-def stale_received(session: Session, older_than_seconds: int = 120, limit: int = 1000) -> list[int]:
-    """Events stored but never processed (a lost signal): the periodic tick re-signals them."""
-    cutoff = utcnow().timestamp() - older_than_seconds
-    from datetime import UTC, datetime
-
-    rows = session.execute(
-        sa.select(StoreEvent.id)
-        .where(StoreEvent.status == "received", StoreEvent.received_at < datetime.fromtimestamp(cutoff, UTC))
-        .order_by(StoreEvent.id)
-        .limit(limit)
-    )
-    return [r[0] for r in rows]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from automations.models import Contact, OutboundWrite, Shop
 from connector import clients
 from connector.runtime import Runtime
+from connector.worker.timeline import hubspot_target
 from integrations.errors import ApiError
 
 # Our consent states -> Shopify's SmsMarketingState
@@ -91,8 +92,6 @@ def _shopify_consent(runtime: Runtime, session: Session, shop: Shop, contact: Co
 
 
 def _hubspot_consent(runtime: Runtime, session: Session, shop: Shop, contact: Contact, write: OutboundWrite) -> str:
-    from connector.crm import hubspot_target
-
     target = hubspot_target(runtime, session, shop, contact)
     if isinstance(target, str):
         write.last_error = target

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connector.install import connect_hubspot, connect_shopify
+from connector.local.sandboxes import Sandboxes
 from connector.runtime import Runtime
-from connector.sandboxes import Sandboxes
 
 SHOP = "parlons-demo.myshopify.com"
 SHOP_NAME = "Boutique Parlons"

@@ -1,86 +1,23 @@
-"""Log path: timeline entries and consent pushes go out to HubSpot and Shopify.
-
-Each outbox row is written by its own short transaction, retried with backoff until it lands;
-a refusal that retrying cannot fix (4xx other than 429) is kept as `failed` with the reason.
-"""
+"""The HubSpot timeline: one SMS communication per outbound SMS, reply, keyword action, consent
+change and handoff, written once (found again by its marker after a lost answer)."""
 
 from __future__ import annotations
 
 import hashlib
-import logging
-from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations.models import Contact, Message, OutboundWrite, Shop, TimelineEntry, utcnow
+from automations.models import Contact, Message, Shop, TimelineEntry
 from connector import clients
 from connector.runtime import Runtime
-from integrations.errors import ApiError
 
-log = logging.getLogger("parlons.crm")
-MAX_ATTEMPTS = 12
 TITLES = {"sms_out": "SMS to {who}", "sms_in": "SMS reply from {who}", "keyword": "Keyword from {who}",
           "consent": "SMS consent of {who}", "handoff": "Conversation with {who} handed to a person"}
-
-
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
 
 
 def marker_for(key: str) -> str:
     """A stable search token for an entry (letters and digits only, as HubSpot tokenises)."""
     return "parlons" + hashlib.sha1(key.encode()).hexdigest()[:24]
-
-
-def _due(rows, now: datetime):  # noqa: ANN001
-    """Rows never tried, or pending again after a success (an update); failed tries wait a backoff."""
-    return [r for r in rows if r.last_error is None or r.updated_at + backoff(r.attempts) <= now]
-
-
-def write_pending(runtime: Runtime, limit: int = 200) -> int:
-    """Write what is due; returns how many rows were settled (written, failed or skipped)."""
-    now = utcnow()
-    with runtime.db.session() as session:
-        entries = _due(session.scalars(
-            sa.select(TimelineEntry).where(TimelineEntry.status == "pending")
-            .order_by(TimelineEntry.id).limit(limit)
-        ).all(), now)
-        writes = _due(session.scalars(
-            sa.select(OutboundWrite).where(OutboundWrite.status == "pending")
-            .order_by(OutboundWrite.id).limit(limit)
-        ).all(), now)
-    settled = 0
-    for entry in entries:
-        settled += _settle(runtime, TimelineEntry, entry.id, write_timeline_entry)
-    for write in writes:
-        settled += _settle(runtime, OutboundWrite, write.id, carry_out_write)
-    return settled
-
-
-def _settle(runtime: Runtime, model, row_id: int, work) -> int:  # noqa: ANN001
-    with runtime.db.transaction() as session:
-        row = session.execute(
-            sa.select(model).where(model.id == row_id, model.status == "pending").with_for_update()
-        ).scalar_one_or_none()
-        if row is None:
-            return 0
-        try:
-            outcome = work(runtime, session, row)
-        except ApiError as error:
-            row.attempts += 1
-            row.last_error = f"{error.status or 'no answer'}: {error}"[:2000]
-            if not error.retryable or row.attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
-                log.warning("%s %s failed for good: %s", model.__tablename__, row_id, row.last_error)
-                return 1
-            row.updated_at = utcnow()
-            return 0
-        row.status = outcome
-        row.attempts += 1
-        if outcome in ("written", "done"):
-            row.last_error = None  # a skipped or failed row keeps the reason its work gave
-        return 1
 
 
 def hubspot_contact_id(runtime: Runtime, session: Session, hubspot, shop: Shop, contact: Contact) -> str | None:  # noqa: ANN001
@@ -145,9 +82,3 @@ def readable_body(runtime: Runtime, session: Session, entry: TimelineEntry, cont
     if conversation_id:
         lines.append(f"Conversation: {runtime.config.public_url.rstrip('/')}/admin/conversations/{conversation_id}")
     return "\n".join(lines)
-
-
-def carry_out_write(runtime: Runtime, session: Session, write: OutboundWrite) -> str:
-    from connector import outbound
-
-    return outbound.carry_out(runtime, session, write)

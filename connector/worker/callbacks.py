@@ -1,33 +1,45 @@
 """Store events that are not plain engine input: provider callbacks, inbound SMS, app lifecycle
-and privacy requests. Called by the pipeline inside the event's transaction."""
+and privacy requests. Called by the events drain inside the event's transaction."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from automations import events as ev_types
 from automations.events import ContactData, DomainEvent
-from automations.models import Message, Shop, StoreEvent
-from connector.runtime import Runtime
+from automations.models import Base, Message, Shop, StoreEvent
+from connector.runtime import Runtime, current
 from connector.shops import forget
+from connector.worker import hubspot_events
 
 log = logging.getLogger("parlons.handlers")
+
+
+def jsonable(value: Any) -> Any:
+    """An outcome as JSON: rows by their id (read once they are written), dates as ISO text."""
+    if isinstance(value, Base):
+        return value.id
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def translate(event: StoreEvent) -> list[DomainEvent]:
     """Domain events of a non-Shopify store event (HubSpot)."""
     if event.source == "hubspot":
-        from sqlalchemy.orm import object_session
-
-        from connector import hubspot_events
-        from connector.runtime import current
-
         return hubspot_events.translate(current(), object_session(event), event)
     raise ValueError(f"no translator for source {event.source!r}")
 
@@ -77,9 +89,7 @@ def receive_sms(runtime: Runtime, session: Session, shop: Shop, sms: Any, now: d
 
 
 def _plain(outcome: Any) -> Any:
-    from connector.pipeline import _jsonable
-
-    data = _jsonable(outcome)
+    data = jsonable(outcome)
     if isinstance(data, dict) and "replies" in data:
         data["replies"] = [getattr(m, "id", m) for m in getattr(outcome, "replies", [])]
     return data
@@ -95,8 +105,6 @@ def handle_lifecycle(
     if shop is None:
         return None
     if event.source == "hubspot":
-        from connector import hubspot_events
-
         return hubspot_events.apply_lifecycle(session, shop, domain_event, now)
     if domain_event.type == ev_types.APP_UNINSTALLED:
         shop.status, shop.uninstalled_at = "uninstalled", now

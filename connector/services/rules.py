@@ -174,7 +174,7 @@ def set_enabled(runtime: Runtime, rule_id: int, shop: str | None, enabled: bool)
 def translate_stored(row: StoreEvent) -> list[DomainEvent]:
     """Domain events of a stored delivery, as the pipeline reads them; provider callbacks and
     deliveries that do not parse are nothing to replay."""
-    from connector.pipeline import translate
+    from connector.worker.events import translate
 
     if row.source == "twilio":
         return []

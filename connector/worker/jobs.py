@@ -13,8 +13,13 @@ import logging
 import time
 from datetime import timedelta
 
-from connector import ingest
+from automations.dispatch import has_due
+from automations.models import utcnow
+from connector import signals
 from connector.runtime import Runtime, current
+from connector.worker.crm import write_pending
+from connector.worker.dispatch import dispatch_due
+from connector.worker.events import pending_events, periodic, process_store_events
 
 log = logging.getLogger("parlons.jobs")
 
@@ -24,25 +29,11 @@ DRAIN_BUDGET_SECONDS = 60  # well inside RQ's job timeout; the rest goes to a fr
 TICK_JOB_ID = "parlons-tick"
 
 
-def signal_events(runtime: Runtime) -> None:
-    """Make sure stored events committed before now will be processed."""
-    ingest.signal(runtime.redis, "events", lambda: runtime.queue("events").enqueue(drain_events))
-
-
-def signal_dispatch(runtime: Runtime) -> None:
-    ingest.signal(runtime.redis, "dispatch", lambda: runtime.queue("dispatch").enqueue(drain_dispatch))
-
-
-def signal_crm(runtime: Runtime) -> None:
-    ingest.signal(runtime.redis, "crm", lambda: runtime.queue("crm").enqueue(drain_crm))
-
-
 def drain_events() -> int:
     """Process stored events in batches, oldest first, until none is left or until the time
     budget is spent: then a fresh job takes over, so a large backlog never outlives the job
-    timeout. Before it ends, the drain looks once more after ingest.GRACE_SECONDS (web processes
+    timeout. Before it ends, the drain looks once more after signals.GRACE_SECONDS (web processes
     count on that look for what they commit meanwhile without signalling)."""
-    from connector.pipeline import process_store_events
 
     runtime = current()
     done = 0
@@ -51,7 +42,7 @@ def drain_events() -> int:
 
     def pending(limit: int) -> list[int]:
         with runtime.db.session() as session:
-            return ingest.pending_events(session, limit)
+            return pending_events(session, limit)
 
     while True:
         ids = pending(BATCH)
@@ -59,21 +50,21 @@ def drain_events() -> int:
             count = process_store_events(runtime, ids)
             if not count and ids == previous:  # nothing moves them: leave them to the tick
                 log.error("store events %s..%s stay unprocessed; stopping this drain", ids[0], ids[-1])
-                ingest.finish_drain(runtime.redis, "events")
+                signals.finish_drain(runtime.redis, "events")
                 break
             done += count
             previous = ids
-            ingest.hold_drain(runtime.redis, "events")
+            signals.hold_drain(runtime.redis, "events")
             if time.monotonic() > deadline:
                 runtime.queue("events").enqueue(drain_events)  # the drain flag stays ours
                 break
             continue
-        if not ingest.finish_drain(runtime.redis, "events", lambda: bool(pending(1)),
-                                   grace=ingest.GRACE_SECONDS):
+        if not signals.finish_drain(runtime.redis, "events", lambda: bool(pending(1)),
+                                   grace=signals.GRACE_SECONDS):
             break
     if done:
-        signal_dispatch(runtime)
-        signal_crm(runtime)
+        runtime.signal("dispatch")
+        runtime.signal("crm")
     return done
 
 
@@ -81,9 +72,6 @@ def drain_dispatch() -> int:
     """Send due messages until none is left. Before it ends, the drain looks once more after
     releasing its flag: a message that became due meanwhile, whose signal found the flag still
     held, is sent now rather than at the next tick."""
-    from automations.dispatch import has_due
-    from automations.models import utcnow
-    from connector.sending import dispatch_due
 
     runtime = current()
     sent = 0
@@ -97,15 +85,14 @@ def drain_dispatch() -> int:
         sent += n
         if n:
             continue
-        if not ingest.finish_drain(runtime.redis, "dispatch", more=due):
+        if not signals.finish_drain(runtime.redis, "dispatch", more=due):
             break
     if sent:
-        signal_crm(runtime)
+        runtime.signal("crm")
     return sent
 
 
 def drain_crm() -> int:
-    from connector.crm import write_pending
 
     runtime = current()
     written = 0
@@ -114,20 +101,19 @@ def drain_crm() -> int:
         written += n
         if n:
             continue
-        if not ingest.finish_drain(runtime.redis, "crm"):
+        if not signals.finish_drain(runtime.redis, "crm"):
             break
     return written
 
 
 def tick(reschedule: bool = True) -> dict[str, int]:
     """Periodic work; runs every TICK_SECONDS under `parlons worker` (RQ's scheduler)."""
-    from connector.pipeline import periodic
 
     runtime = current()
     try:
         counts = periodic(runtime)
-        signal_dispatch(runtime)
-        signal_crm(runtime)
+        runtime.signal("dispatch")
+        runtime.signal("crm")
     finally:  # a failing tick must not stop the heartbeat
         if reschedule:
             schedule_tick(runtime)

@@ -7,7 +7,6 @@ invalid, ignored, failed) and never blocks the rest of the batch.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import logging
 from collections.abc import Iterator
@@ -23,36 +22,21 @@ from sqlalchemy.orm.attributes import set_committed_value
 from automations import chunk, commerce, contacts, conversations, engine, rules
 from automations import events as ev_types
 from automations.events import DomainEvent
-from automations.models import Base, Rule, Shop, StoreEvent, utcnow
-from connector import ingest
+from automations.models import Rule, Shop, StoreEvent, utcnow
 from connector.runtime import Runtime
+from connector.worker import callbacks
+from connector.worker.callbacks import jsonable
+from connector.worker.dispatch import recover_stuck
 from integrations.shopify import webhooks as shopify_webhooks
 
 log = logging.getLogger("parlons.pipeline")
-
-
-def _jsonable(value: Any) -> Any:
-    """An outcome as JSON: rows by their id (read once they are written), dates as ISO text."""
-    if isinstance(value, Base):
-        return value.id
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
 
 
 def translate(event: StoreEvent) -> list[DomainEvent]:
     """Turn a stored delivery into domain events (raises the integration's PayloadError)."""
     if event.source == "shopify":
         return shopify_webhooks.translate(event.topic, orjson.loads(event.payload))
-    from connector import handlers
-
-    return handlers.translate(event)
+    return callbacks.translate(event)
 
 
 CHUNK = 500  # store events per transaction
@@ -117,7 +101,7 @@ def _process_chunk(runtime: Runtime, session: Session, ids: list[int]) -> int:
         finally:
             chunk.end(session)
     for row in finished:
-        row["outcome"] = _jsonable(row["outcome"])  # ids of the rows written just now
+        row["outcome"] = jsonable(row["outcome"])  # ids of the rows written just now
     if finished:
         session.execute(sa.update(StoreEvent), finished)
     del held
@@ -229,9 +213,7 @@ def process_one(
         return False
     now = utcnow()
     shop = session.get(Shop, ev.shop_id) if ev.shop_id else None
-    from connector import handlers
-
-    special = handlers.handle_special(runtime, session, ev, shop, now)
+    special = callbacks.handle_special(runtime, session, ev, shop, now)
     if special is not None:
         _finish(ev, "processed", special, now, finished)
         return True
@@ -245,7 +227,7 @@ def process_one(
         return True
     outcomes = []
     for domain_event in domain_events:
-        lifecycle = handlers.handle_lifecycle(runtime, session, ev, shop, domain_event, now)
+        lifecycle = callbacks.handle_lifecycle(runtime, session, ev, shop, domain_event, now)
         if lifecycle is not None:
             outcomes.append(lifecycle)
             continue
@@ -265,7 +247,7 @@ def _finish(
     ev: StoreEvent, status: str, outcome: dict[str, Any], now: datetime, finished: list[dict[str, Any]] | None
 ) -> None:
     if finished is None:
-        ev.status, ev.outcome, ev.processed_at = status, _jsonable(outcome), now
+        ev.status, ev.outcome, ev.processed_at = status, jsonable(outcome), now
         return
     for name, value in (("status", status), ("outcome", outcome), ("processed_at", now)):
         set_committed_value(ev, name, value)  # seen as done by the rest of the batch, written below
@@ -278,11 +260,9 @@ def periodic(runtime: Runtime) -> dict[str, int]:
     now = utcnow()
     counts: dict[str, int] = {}
     with runtime.db.session() as session:
-        lost = ingest.stale_received(session)
+        lost = stale_received(session)
     if lost:
-        from connector.jobs import signal_events
-
-        signal_events(runtime)
+        runtime.signal("events")
     counts["resignalled"] = len(lost)
     with runtime.db.transaction() as session:
         abandoned = commerce.find_abandoned(session, now)
@@ -294,11 +274,30 @@ def periodic(runtime: Runtime) -> dict[str, int]:
         counts["flows_advanced"] = engine.advance_flows(session, now, redis_conn=runtime.redis)
     with runtime.db.transaction() as session:
         counts["conversations_expired"] = len(conversations.expire_due(session, now))
-    from connector.sending import recover_stuck
-
     counts["stuck_sends_closed"] = recover_stuck(runtime)
     day_key = f"parlons:sweep:{now.date().isoformat()}"
     if runtime.redis.set(day_key, 1, nx=True, ex=2 * 86400):
         with runtime.db.transaction() as session:
             counts["daily"] = engine.daily_sweeps(session, now)
     return counts
+
+
+def pending_events(session: Session, limit: int) -> list[int]:
+    """Ids of stored events not processed yet, oldest first."""
+    return list(session.scalars(
+        sa.select(StoreEvent.id).where(StoreEvent.status == "received").order_by(StoreEvent.id).limit(limit)
+    ))
+
+
+def stale_received(session: Session, older_than_seconds: int = 120, limit: int = 1000) -> list[int]:
+    """Events stored but never processed (a lost signal): the periodic tick re-signals them."""
+    cutoff = utcnow().timestamp() - older_than_seconds
+    from datetime import UTC, datetime
+
+    rows = session.execute(
+        sa.select(StoreEvent.id)
+        .where(StoreEvent.status == "received", StoreEvent.received_at < datetime.fromtimestamp(cutoff, UTC))
+        .order_by(StoreEvent.id)
+        .limit(limit)
+    )
+    return [r[0] for r in rows]
