@@ -143,3 +143,11 @@ class BrevoProvider:
             return None
         latest = max(matching, key=lambda e: e.get("date") or "")
         return Found(str(latest["messageId"]), EVENT_STATUS.get(latest.get("event") or ""))
+
+
+def create(*, api_key: str, webhook_token: str | None = None,
+           webhook_basic: tuple[str, str] | None = None, base_url: str | None = None,
+           timeout: float = 10.0) -> BrevoProvider:
+    """The provider from a shop's settings (the registry's factory)."""
+    return BrevoProvider(BrevoClient(api_key, base_url=base_url, timeout=timeout),
+                         webhook_token=webhook_token, webhook_basic=webhook_basic)

@@ -229,6 +229,7 @@ class TwilioClient:
         filters: dict[str, Any] = {"to": to, "limit": limit}
         if sender:
             filters["from_"] = sender
+        created_after = created_after.replace(microsecond=0)  # Twilio dates are to the second
         too_old = created_after - timedelta(days=1)
 
         def matching() -> list[dict[str, Any]]:

@@ -159,3 +159,9 @@ class TwilioProvider:
         first = min(matches, key=lambda m: _twilio_date(m.get("date_created")) or sent_after)
         return Found(first["sid"], STATUS_MAP.get(first.get("status") or ""),
                      _twilio_date(first.get("date_sent")))
+
+
+def create(*, account_sid: str, auth_token: str, base_url: str | None = None,
+           timeout: float = 10.0) -> TwilioProvider:
+    """The provider from a shop's settings (the registry's factory)."""
+    return TwilioProvider(account_sid, auth_token, base_url=base_url, timeout=timeout)

@@ -146,3 +146,11 @@ class VonageProvider:
                                  None)
             start = end
         return None
+
+
+def create(*, api_key: str, api_secret: str, application_id: str, private_key: str,
+           signature_secret: str, api_host: str | None = None, timeout: int = 10) -> VonageProvider:
+    """The provider from a shop's settings (the registry's factory)."""
+    client = VonageClient(api_key=api_key, api_secret=api_secret, application_id=application_id,
+                          private_key=private_key, api_host=api_host, timeout=timeout)
+    return VonageProvider(client, signature_secret)
