@@ -11,25 +11,24 @@ How the official client is configured (checked against twilio 9.13):
 - Timeout: the library sets none by default; we pass our own `TwilioHttpClient(timeout=...)`
   subclass as `http_client`. It is a requests session without urllib3 retries: retries are
   ours (`integrations.retry`: 5xx, 429 and timeouts only).
-- Idempotency: `messages.create()` takes no headers argument, so our http client adds per-call
-  headers from a thread-local while `send` runs; the `I-Twilio-Idempotency-Token` header
-  carries the key on every attempt of the same send. Without a key from the caller, one is
-  made per `send` call, so our own retries are covered. The sandbox honours the header; that
-  the live Messages API de-duplicates on it is stated neither by the library nor by the
-  reference pages we checked, so callers still keep their own record of what was sent and
-  never re-send a message whose outcome they did not record.
+- Sends are never retried once they may have reached Twilio. Twilio documents no
+  de-duplication for the Messages API, so a second request after a timeout or a 5xx can be a
+  second SMS on the customer's phone. A send is retried only when it clearly did not arrive
+  (connection refused, name not resolved, connect timeout) or was refused with a 429; a read
+  timeout, a connection dropped after sending or a 5xx raises `OutcomeUnknown`, and the caller
+  reconciles with `find_sent` (the Messages list filtered by To and From) instead.
 - Errors: `TwilioRestException` (status, Twilio error code) and requests' transport errors
-  become `integrations.errors` exceptions (see `_translate`).
+  become `integrations.errors` exceptions (see `_translate`, and `integrations.outcome` for
+  what a transport error means for a send).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -40,11 +39,11 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from integrations.errors import ApiError, RateLimited, Unauthorized
+from integrations.outcome import OutcomeUnknown, transport_error
 from integrations.retry import DEFAULT_POLICY, RetryPolicy, call_with_retries
 
 T = TypeVar("T")
 
-IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 OPTED_OUT_CODES = frozenset({21610})
 INVALID_NUMBER_CODES = frozenset({21211, 21614})
 RATE_LIMIT_CODES = frozenset({20429})
@@ -69,28 +68,17 @@ class SendResult:
 
 
 class _HttpClient(TwilioHttpClient):
-    """TwilioHttpClient with per-call extra headers and the last response kept per thread."""
+    """TwilioHttpClient keeping the last response per thread (for Retry-After and bodies)."""
 
     def __init__(self, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self._local = threading.local()
-
-    @contextmanager
-    def extra_headers(self, headers: dict[str, str]) -> Iterator[None]:
-        self._local.headers = headers
-        try:
-            yield
-        finally:
-            self._local.headers = {}
 
     def last_response(self) -> Response | None:
         return getattr(self._local, "response", None)
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None,
                 timeout=None, allow_redirects=False) -> Response:
-        extra = getattr(self._local, "headers", None)
-        if extra:
-            headers = {**(headers or {}), **extra}
         self._local.response = None
         response = super().request(method, url, params=params, data=data, headers=headers,
                                    auth=auth, timeout=timeout, allow_redirects=allow_redirects)
@@ -108,9 +96,12 @@ def _retry_after(response: Response | None) -> float | None:
         return None
 
 
-def _translate(error: Exception, response: Response | None) -> ApiError:
-    """Build our error from what the library raised and the response it saw."""
-    if isinstance(error, requests.Timeout | requests.ConnectionError):
+def _translate(error: Exception, response: Response | None, sending: bool = False) -> ApiError:
+    """Build our error from what the library raised and the response it saw. For a send
+    (`sending`), a transport failure after the request left and a 5xx are `OutcomeUnknown`."""
+    if isinstance(error, requests.RequestException):
+        if sending:
+            return transport_error("Twilio", error)
         return ApiError(f"Twilio unreachable: {type(error).__name__}", status=None)
     if isinstance(error, TwilioRestException | TwilioServiceException):
         status, code = error.status, error.code
@@ -130,6 +121,8 @@ def _translate(error: Exception, response: Response | None) -> ApiError:
         return RateLimited(text, retry_after=_retry_after(response), **kwargs)
     if code_int in AUTH_CODES or status in (401, 403):
         return Unauthorized(text, **kwargs)
+    if sending and status is not None and status >= 500:
+        return OutcomeUnknown(f"{text}; the message may have been created", **kwargs)
     return ApiError(text, **kwargs)
 
 
@@ -177,14 +170,15 @@ class TwilioClient:
     def __repr__(self) -> str:
         return f"<TwilioClient {self.account_sid}>"
 
-    def call(self, fn: Callable[[], T]) -> T:
-        """Run `fn` (a call on `self.rest`) with our retries and our errors."""
+    def call(self, fn: Callable[[], T], sending: bool = False) -> T:
+        """Run `fn` (a call on `self.rest`) with our retries and our errors. With `sending`,
+        only failures that clearly did not reach Twilio are retried (see the module doc)."""
 
         def attempt() -> T:
             try:
                 return fn()
             except (TwilioException, requests.RequestException) as error:
-                raise _translate(error, self._http.last_response()) from error
+                raise _translate(error, self._http.last_response(), sending) from error
 
         return call_with_retries(attempt, self.retry_policy, self._sleep)
 
@@ -195,11 +189,17 @@ class TwilioClient:
         *,
         status_callback: str | None = None,
         idempotency_key: str | None = None,
+        media_urls: tuple[str, ...] | list[str] = (),
     ) -> SendResult:
-        """Create one outbound message. Retried attempts carry the same idempotency token."""
+        """Create one outbound message. Raises `OutcomeUnknown` when Twilio may have created it
+        without our hearing so: reconcile with `find_sent`, never call `send` again for it.
+
+        `idempotency_key` is accepted for callers that still pass it; Twilio's Messages API has
+        no field that carries it (nothing in the request de-duplicates a send).
+        """
+        del idempotency_key
         if not (self.from_number or self.messaging_service_sid):
             raise ValueError("a sender is needed: from_number or messaging_service_sid")
-        token = idempotency_key or uuid.uuid4().hex
         arguments: dict[str, Any] = {"to": to, "body": body}
         if self.from_number:
             arguments["from_"] = self.from_number
@@ -207,12 +207,10 @@ class TwilioClient:
             arguments["messaging_service_sid"] = self.messaging_service_sid
         if status_callback:
             arguments["status_callback"] = status_callback
+        if media_urls:
+            arguments["media_url"] = list(media_urls)
 
-        def create():
-            with self._http.extra_headers({IDEMPOTENCY_HEADER: token}):
-                return self.rest.messages.create(**arguments)
-
-        message = self.call(create)
+        message = self.call(lambda: self.rest.messages.create(**arguments), sending=True)
         return SendResult(
             sid=message.sid,
             status=message.status,
@@ -220,6 +218,36 @@ class TwilioClient:
             price=_price(message.price),
             error_code=message.error_code,
         )
+
+    def find_sent(self, to: str, body: str, created_after: datetime, *,
+                  from_number: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Outbound messages to `to` from our sender with exactly this `body`, created at or
+        after `created_after`, read from the Messages list filtered by To and From (newest
+        first, at most `limit` read). DateSent is not a filter: a queued message has none yet.
+        With a messaging service and no From, the service sid must match instead."""
+        sender = from_number or self.from_number
+        filters: dict[str, Any] = {"to": to, "limit": limit}
+        if sender:
+            filters["from_"] = sender
+        created_after = created_after.replace(microsecond=0)  # Twilio dates are to the second
+        too_old = created_after - timedelta(days=1)
+
+        def matching() -> list[dict[str, Any]]:
+            found = []
+            for message in self.rest.messages.stream(**filters):
+                created = message.date_created
+                if created is not None and created < too_old:
+                    break
+                if (message.direction == "inbound" or message.body != body
+                        or (created is not None and created < created_after)):
+                    continue
+                if not sender and message.messaging_service_sid != self.messaging_service_sid:
+                    continue
+                found.append({key: value for key, value in vars(message).items()
+                              if not key.startswith("_")})
+            return found
+
+        return self.call(matching)
 
     def fetch(self, sid: str) -> dict[str, Any]:
         """The Message resource `sid` as a dict of the library's attributes (`from_` for From)."""

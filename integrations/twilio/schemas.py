@@ -13,9 +13,11 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-# Statuses of the Message resource. The first six are those of an outbound SMS; the others
+# Statuses of the Message resource. The first seven are those of an outbound message
+# (`partially_delivered`: only some parts of a split message were delivered); the others
 # (WhatsApp read receipts, inbound messages, scheduled messages) are tolerated.
-OUTBOUND_STATUSES = ("queued", "sending", "sent", "delivered", "undelivered", "failed")
+OUTBOUND_STATUSES = ("queued", "sending", "sent", "delivered", "undelivered", "failed",
+                     "partially_delivered")
 OTHER_STATUSES = ("read", "receiving", "received", "accepted", "scheduled", "canceled")
 STATUSES = OUTBOUND_STATUSES + OTHER_STATUSES
 

@@ -41,10 +41,12 @@ STATUS_ORDER: Mapping[str, int] = {
     "failed": 5,
     "undelivered": 5,
     "delivered": 5,
+    "partially_delivered": 5,
     "received": 5,
     "read": 6,
 }
-FINAL_STATUSES = frozenset({"canceled", "failed", "undelivered", "delivered", "received", "read"})
+FINAL_STATUSES = frozenset({"canceled", "failed", "undelivered", "delivered", "partially_delivered",
+                            "received", "read"})
 
 __all__ = [
     "FINAL_STATUSES",

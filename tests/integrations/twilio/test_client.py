@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import socket
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from integrations.errors import ApiError, RateLimited, Unauthorized
-from integrations.retry import RetryPolicy
+from integrations.outcome import OutcomeUnknown
 from integrations.twilio.client import InvalidNumber, OptedOut, TwilioClient
+from integrations.twilio.sandbox_list import add_messages_list
 from tests.integrations.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, FAST, SENDER
 
 CUSTOMER = "+33612345678"
@@ -78,10 +82,9 @@ def test_invalid_number_raises_invalid_number(client, sandbox, number):
     assert sandbox.messages() == []
 
 
-@pytest.mark.parametrize("status", [500, 503, 429])
-def test_transient_failures_are_retried_then_succeed(client, sandbox, sleeps, status):
-    # given Twilio fails the next two requests
-    sandbox.fail_next(2, status=status)
+def test_rate_limited_send_is_retried_then_succeeds(client, sandbox, sleeps):
+    # given Twilio answers 429 (it did not take the message) to the next two requests
+    sandbox.fail_next(2, status=429)
     # when we send
     result = client.send(CUSTOMER, "Votre colis arrive demain")
     # then the third attempt succeeds after two waits, and exactly one SMS went out
@@ -100,47 +103,58 @@ def test_rate_limit_that_persists_raises_rate_limited(client, sandbox, sleeps):
     assert len(sleeps) == FAST.attempts - 1 and sandbox.messages() == []
 
 
-def test_lost_answer_retried_with_the_same_token_sends_once(client, sandbox):
-    # given Twilio creates the message but its answer is lost (a 500 comes back)
-    sandbox.fail_next(1, status=500, after_create=True)
-    # when we send with our idempotency key, the client retries
-    result = client.send(CUSTOMER, "Votre code: 4242", idempotency_key="msg-42-attempt")
-    # then the retry returns the same message: the phone got it once
-    assert [m["sid"] for m in sandbox.inbox(CUSTOMER)] == [result.sid]
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_5xx_on_a_send_is_an_unknown_outcome_never_retried(client, sandbox, sleeps, status):
+    # given Twilio creates the message but answers a 5xx (its answer is lost)
+    sandbox.fail_next(1, status=status, after_create=True)
+    # when we send
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.send(CUSTOMER, "Votre code: 4242")
+    # then the client says the outcome is unknown, does not try again, and the phone has one SMS
+    assert caught.value.status == status and not caught.value.retryable and sleeps == []
+    assert len(sandbox.inbox(CUSTOMER)) == 1
 
 
-def test_timeout_retried_with_the_same_token_sends_once(sandbox, sandbox_url):
-    # given a client with a short timeout and Twilio answering too late once
+def test_timeout_after_sending_is_an_unknown_outcome_and_find_sent_settles_it(sandbox, sandbox_url):
+    # given a client with a short timeout and Twilio answering too late (the message is created)
+    before = datetime.now(UTC) - timedelta(seconds=1)
     client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, from_number=SENDER, base_url=sandbox_url,
                           timeout=0.2, retry_policy=FAST)
+    add_messages_list(sandbox)
     sandbox.stall_next(1, seconds=0.6)
-    # when we send (no key given: one is made for this send)
-    result = client.send(CUSTOMER, "Rappel: rendez-vous demain 10h")
-    # then the timed-out attempt and its retry make one SMS
-    assert [m["sid"] for m in sandbox.inbox(CUSTOMER)] == [result.sid]
+    # when we send
+    with pytest.raises(OutcomeUnknown):
+        client.send(CUSTOMER, "Rappel: rendez-vous demain 10h")
+    # then nothing was sent a second time, and the Messages list finds the one that went out
+    time.sleep(0.5)
+    [sent] = sandbox.inbox(CUSTOMER)
+    found = client.find_sent(CUSTOMER, "Rappel: rendez-vous demain 10h", before)
+    assert [m["sid"] for m in found] == [sent["sid"]]
+    assert client.find_sent(CUSTOMER, "another text", before) == []
 
 
-def test_same_key_on_a_later_send_returns_the_first_message(client, sandbox):
-    # given a message already sent under a key (a worker crashed after sending)
-    first = client.send(CUSTOMER, "Panier en attente", idempotency_key="cart-7-step-1")
-    # when the job runs again with the same key
-    again = client.send(CUSTOMER, "Panier en attente", idempotency_key="cart-7-step-1")
-    # then no second SMS is sent; a different key is a different message
-    other = client.send(CUSTOMER, "Panier en attente", idempotency_key="cart-7-step-2")
-    assert again.sid == first.sid != other.sid
+def test_the_same_send_twice_is_two_sms(client, sandbox):
+    # given a message already sent (Twilio documents no de-duplication of message creations)
+    client.send(CUSTOMER, "Panier en attente", idempotency_key="cart-7-step-1")
+    # when the same request is made again, even with the same key
+    client.send(CUSTOMER, "Panier en attente", idempotency_key="cart-7-step-1")
+    # then the phone gets it twice: only reconciling before resending prevents a duplicate
     assert len(sandbox.inbox(CUSTOMER)) == 2
 
 
-def test_timeout_without_retries_is_a_retryable_api_error(sandbox, sandbox_url):
-    # given a single-attempt policy and a slow Twilio
-    client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, from_number=SENDER, base_url=sandbox_url,
-                          timeout=0.2, retry_policy=RetryPolicy(attempts=1))
-    sandbox.stall_next(1, seconds=0.5)
+def test_connection_refused_is_retried_because_nothing_was_sent(sleeps):
+    # given no server at all on the address (the request can never leave)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, from_number=SENDER,
+                          base_url=f"http://127.0.0.1:{port}", retry_policy=FAST, sleep=sleeps.append)
     # when we send
     with pytest.raises(ApiError) as caught:
         client.send(CUSTOMER, "Bonjour")
-    # then it is a transport error the dispatcher may retry later
-    assert caught.value.status is None and caught.value.retryable
+    # then every attempt was made (safe: none reached Twilio) and the error stays retryable
+    assert not isinstance(caught.value, OutcomeUnknown) and caught.value.retryable
+    assert len(sleeps) == FAST.attempts - 1
 
 
 def test_bad_credentials_raise_unauthorized_without_retry(sandbox_url, sandbox, sleeps):

@@ -1,0 +1,84 @@
+"""The Messages list (`GET .../Messages.json`) for the Twilio sandbox, as Twilio serves it.
+
+Filters `To`, `From` and `DateSent` (`DateSent`, `DateSent<`, `DateSent>` with a YYYY-MM-DD
+date in GMT), `PageSize` (default 50, at most 1000) and `Page`/`PageToken` paging; most recent
+first; HTTP Basic auth as for every resource. `add_messages_list` registers it on a
+`TwilioSandbox`'s app before it serves its first request.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlencode
+
+from flask import jsonify, request
+
+from integrations.twilio.sandbox import API, TwilioSandbox
+
+MAX_PAGE_SIZE = 1000
+
+
+def _error(status: int, code: int, message: str):
+    body = {"code": code, "message": message, "status": status,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+    return jsonify(body), status
+
+
+def _when(value: str | None) -> datetime:
+    return parsedate_to_datetime(value) if value else datetime.max.replace(tzinfo=UTC)
+
+
+def _date_filter(args) -> tuple[str, date] | None:
+    for key, op in (("DateSent<", "<="), ("DateSent>", ">="), ("DateSent", "=")):
+        if key in args:
+            return op, date.fromisoformat(args[key])
+    return None
+
+
+def add_messages_list(sandbox: TwilioSandbox) -> None:
+    @sandbox.app.get(f"{API}/Accounts/<account_sid>/Messages.json", endpoint="list_messages")
+    def list_messages(account_sid):
+        auth = request.authorization
+        if (auth is None or not hmac.compare_digest(auth.username or "", sandbox.account_sid)
+                or not hmac.compare_digest(auth.password or "", sandbox.auth_token)):
+            response, status = _error(401, 20003, "Authenticate")
+            response.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+            return response, status
+        if account_sid != sandbox.account_sid:
+            return _error(404, 20404, f"The requested resource {request.path} was not found")
+        try:
+            size = int(request.args.get("PageSize", 50))
+            page = int(request.args.get("Page", 0))
+            sent = _date_filter(request.args)
+        except ValueError as error:
+            return _error(400, 20001, f"Invalid filter: {error}")
+        if not 1 <= size <= MAX_PAGE_SIZE or page < 0:
+            return _error(400, 20001, "PageSize must be between 1 and 1000 and Page at least 0")
+        rows = sandbox.messages()
+        for field, key in (("to", "To"), ("from", "From")):
+            if key in request.args:
+                rows = [r for r in rows if r[field] == request.args[key]]
+        if sent is not None:
+            op, day = sent
+            rows = [r for r in rows if r["date_sent"] and _matches(_when(r["date_sent"]).date(), op, day)]
+        rows.sort(key=lambda r: (_when(r["date_sent"]), _when(r["date_created"])), reverse=True)
+        chunk = rows[page * size:(page + 1) * size]
+        base = request.path
+        query = {k: v for k, v in request.args.items() if k not in ("Page", "PageToken")}
+
+        def uri(number: int) -> str:
+            return f"{base}?{urlencode({**query, 'PageSize': size, 'Page': number})}"
+
+        has_next = (page + 1) * size < len(rows)
+        return jsonify({
+            "messages": chunk, "page": page, "page_size": size, "start": page * size,
+            "end": page * size + max(len(chunk) - 1, 0), "uri": uri(page), "first_page_uri": uri(0),
+            "next_page_uri": uri(page + 1) + f"&PageToken=PA{page + 1}" if has_next else None,
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
+        })
+
+
+def _matches(day: date, op: str, wanted: date) -> bool:
+    return {"=": day == wanted, "<=": day <= wanted, ">=": day >= wanted}[op]
