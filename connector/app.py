@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from connector import runtime as runtime_mod
 from connector.config import Config
+from connector.logs import install_masking
 from connector.runtime import Runtime
 
 log = logging.getLogger("parlons")
@@ -18,6 +19,7 @@ log = logging.getLogger("parlons")
 def create_app(config: Config | None = None) -> Flask:
     """Build the web app. Reads the environment when no config is given; connects to nothing yet."""
     config = config or Config.from_env()
+    install_masking()
     app = Flask(__name__, instance_relative_config=False)
     app.config["SECRET_KEY"] = config.secret_key
     app.config["TESTING"] = config.testing
