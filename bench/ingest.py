@@ -137,7 +137,9 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", DEFAULT_DB)
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-    env.update(PARLONS_SHOPIFY_API_SECRET=SECRET, PARLONS_INSTANCE_DIR=tmp.name, PARLONS_QUEUE_PREFIX="bench")
+    env.update(PARLONS_SHOPIFY_API_SECRET=SECRET, PARLONS_INSTANCE_DIR=tmp.name, PARLONS_QUEUE_PREFIX="bench",
+               # the one bench shop sends far more than a shop's cap: counted, never reached
+               PARLONS_LIMIT_SHOPIFY_WEBHOOKS="1000000000/minute")
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     ensure_database(env["DATABASE_URL"])
     db = Database(env["DATABASE_URL"])

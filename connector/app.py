@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from connector import runtime as runtime_mod
 from connector.config import Config
@@ -31,9 +32,13 @@ def create_app(config: Config | None = None) -> Flask:
     rt = runtime_mod.install(Runtime(config))
     app.extensions["parlons"] = rt
 
-    from connector.web import register_blueprints
+    from connector.web import limits, register_blueprints
 
     register_blueprints(app)
+    limits.install(app, rt)
+    if config.trusted_proxies:
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
     @app.before_request
     def same_origin_forms():

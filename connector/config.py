@@ -43,6 +43,13 @@ class Config:
     # Behaviour
     dispatch_batch_size: int = 200
     sms_rate_per_second: int = 10  # provider sending rate (long codes are slower: lower it)
+    # Rate limits of the public endpoints ("N/period", several joined by ";"), see web/limits.py
+    rate_limits: bool = True
+    limit_sign_in: str = "10/minute;50/hour"
+    limit_links: str = "120/minute"
+    limit_bad_signatures: str = "30/minute"
+    limit_shopify_webhooks: str = "30000/minute"
+    trusted_proxies: int = 0  # reverse proxies in front of the web process (client IP, scheme)
     testing: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
 from automations.models import Message, Shop
-from connector.web import rt
+from connector.web import limits, rt
 from connector.web.admin_auth import admin_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -28,6 +28,7 @@ def _menu() -> dict:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limits.sign_in
 def login():
     error = None
     with rt().db.session() as db_session:

@@ -18,10 +18,13 @@ from flask import Blueprint, jsonify, request
 from automations.models import Installation
 from connector.deliveries import record_delivery
 from connector.web import rt
+from connector.web.limits import refuse_bad_signature, too_many
 from integrations.hubspot import webhooks as hubspot_webhooks
 from integrations.hubspot.schemas import PayloadError, parse_batch
 
 log = logging.getLogger("parlons.webhooks.hubspot")
+
+
 bp = Blueprint("hubspot_webhooks", __name__, url_prefix="/webhooks")
 
 
@@ -34,6 +37,9 @@ def hubspot():
         request.method, uri, raw, request.headers.get("X-HubSpot-Request-Timestamp"),
         request.headers.get("X-HubSpot-Signature-v3"), runtime.config.hubspot_client_secret,
     ):
+        wait = refuse_bad_signature("hubspot")
+        if wait:
+            return too_many(wait)
         log.warning("hubspot webhook rejected: bad, stale or missing signature v3")
         return jsonify(outcome="bad_signature"), 401
     try:

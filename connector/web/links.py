@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Blueprint, redirect, render_template, request
 
 from automations.models import Link, LinkClick, utcnow
-from connector.web import rt
+from connector.web import limits, rt
 
 bp = Blueprint("links", __name__)
 
@@ -29,6 +29,7 @@ def is_robot(user_agent: str | None) -> bool:
 
 
 @bp.route("/l/<code>", methods=["GET", "HEAD"])
+@limits.links
 def follow(code: str):
     user_agent = request.headers.get("User-Agent")
     with rt().db.transaction() as session:

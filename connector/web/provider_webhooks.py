@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from automations.models import Shop
 from connector.web import rt
+from connector.web.limits import refuse_bad_signature, too_many
 from integrations.twilio import webhooks as twilio_webhooks
 from integrations.twilio.schemas import PayloadError
 
@@ -42,6 +43,9 @@ def _store(topic: str, delivery_id: str, shop_id: int | None, data: dict) -> int
 def _signed_form(parse, what: str):  # noqa: ANN001, ANN202
     """(parsed form, None), or (None, the 401/400 answer) — in the fixed order of checks."""
     if not _verified():
+        wait = refuse_bad_signature("twilio")
+        if wait:
+            return None, too_many(wait)
         log.warning("twilio %s rejected: bad signature", what)
         return None, (jsonify(outcome="bad_signature"), 401)
     try:

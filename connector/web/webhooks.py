@@ -12,6 +12,7 @@ from flask import Blueprint, Response, request
 
 from connector.shops import shop_ref
 from connector.web import rt
+from connector.web.limits import refuse_bad_signature, shop_cap, too_many
 from integrations.shopify import webhooks as shopify_webhooks
 
 log = logging.getLogger("parlons.webhooks")
@@ -52,6 +53,9 @@ def shopify():
     ref = shop_ref(runtime.db, domain, runtime.config.shopify_api_secret, runtime.secrets) if domain else None
     secrets = ref.webhook_secrets if ref else (runtime.config.shopify_api_secret,)
     if not hmac_header or not any(s and shopify_webhooks.verify_hmac(raw, hmac_header, s) for s in secrets):
+        wait = refuse_bad_signature("shopify")
+        if wait:
+            return too_many(wait)
         log.warning("shopify webhook rejected: bad signature (shop=%s)", domain or "?")
         return _answer(401, "bad_signature")
     topic = request.headers.get("X-Shopify-Topic")
@@ -74,10 +78,14 @@ def shopify():
     if ref is None or (not ref.active and topic not in shopify_webhooks.COMPLIANCE_TOPICS):
         log.info("shopify webhook for unknown or uninstalled shop %s (%s): nothing stored", domain, topic)
         return _answer(200, "unknown_shop" if ref is None else "shop_uninstalled")
+    wait = shop_cap().wait(domain)
+    if wait:
+        return too_many(wait, "too many deliveries for this shop: retry later")
     event_id = runtime.deliveries.record(
         source="shopify", delivery_id=delivery_id, topic=topic, shop_id=ref.id,
         payload=payload,
     )
     if event_id is None:
         return _answer(200, "duplicate")
+    shop_cap().stored(domain)
     return _answer(200, "stored", id=event_id)
