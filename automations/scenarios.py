@@ -1,7 +1,7 @@
 """Six ready-made reply flows, in French and English, from the classic conversational-SMS uses.
 
 Each is written in the stored flow format (a JSON-able dict, see
-`automations.conversations.FlowSchema`) and loaded through it, so they double as examples.
+`automations.conversation_flows.FlowSchema`) and loaded through it, so they double as examples.
 Texts stay within GSM-7 where the language allows (one accent outside it doubles the cost).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from automations.conversations import FlowDefinition
+from automations.conversation_flows import FlowDefinition
 
 HOUR = 3600
 

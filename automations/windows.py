@@ -18,12 +18,8 @@ import holidays
 import phonenumbers
 from phonenumbers import timezone as phone_timezone
 
-from automations.policy import MON_TO_SAT, SendWindow, ShopPolicy
+from automations.policy import LEGAL_WINDOWS, SendWindow, ShopPolicy
 
-LEGAL_WINDOWS = {
-    "FR": SendWindow(time(8), time(20), MON_TO_SAT, no_public_holidays=True),
-    "US": SendWindow(time(8), time(21)),
-}
 DAY_LABELS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 HOLIDAY_LANGUAGE = {"FR": "fr"}
 _HORIZONS_DAYS = (10, 400)

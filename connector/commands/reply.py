@@ -14,7 +14,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
-from automations import contacts, conversations
+from automations import contacts, conversation_texts, replies
+from automations.conversation_flows import FlowDefinition
 from automations.events import ContactData
 from automations.models import Contact, Conversation, Shop, utcnow
 from automations.templating import TemplateError, render
@@ -35,7 +36,7 @@ def understand(session: Session | None, shop: Shop | None, phone: str | None,
         result["contact_id"] = contact.id if contact is not None else None
         if contact is None:
             result["note"] = "unknown sender: a new contact with no consent would be created"
-    verdict = conversations.dry_run(session if contact is not None else None, shop, contact,
+    verdict = replies.dry_run(session if contact is not None else None, shop, contact,
                                     text, now)
     result.update(verdict)
     result["would_reply"] = _replies(session, shop, contact, verdict, text)
@@ -47,23 +48,23 @@ def _replies(session: Session | None, shop: Shop | None, contact: Contact | None
     """The texts the customer would get back, when they can be told in advance."""
     if shop is None:
         return []
-    lang = conversations.language(contact, shop)
+    lang = conversation_texts.language(contact, shop)
     route = verdict["route"]
     opted_out = contact is not None and contact.opted_out_at is not None
     if route == "opt_out":
-        return [] if opted_out else [conversations.reply_text("opt_out", lang,
-                                                              brand=conversations.brand(shop))]
+        return [] if opted_out else [conversation_texts.reply_text("opt_out", lang,
+                                                              brand=conversation_texts.brand(shop))]
     if route == "opt_in":
-        return [conversations.reply_text("opt_in", lang, brand=conversations.brand(shop))]
+        return [conversation_texts.reply_text("opt_in", lang, brand=conversation_texts.brand(shop))]
     if route == "help":
-        return [] if opted_out else [conversations.help_text(shop, lang)]
+        return [] if opted_out else [conversation_texts.help_text(shop, lang)]
     if route != "answer" or contact is None or not verdict.get("conversation_id"):
         return []
     conversation = session.get(Conversation, verdict["conversation_id"])
-    flow = conversations.FlowDefinition.from_dict(conversation.state["flow"])
+    flow = FlowDefinition.from_dict(conversation.state["flow"])
     step = flow.steps[conversation.state.get("step", flow.start)]
     answer = next(a for a in step.answers if a.key == verdict["matched_answer"])
-    variables = {**conversations.template_variables(shop, contact),
+    variables = {**conversation_texts.template_variables(shop, contact),
                  **conversation.state.get("variables", {}), "answer": answer.key,
                  "reply_text": text}
     texts = []

@@ -22,6 +22,7 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from automations import contacts, conversations
+from automations.conversation_flows import FlowDefinition
 from automations.events import ContactData
 from automations.models import Shop, utcnow
 from automations.scenarios import SCENARIOS, flow_for, list_scenarios
@@ -46,7 +47,7 @@ class StartError(ValueError):
         self.status, self.messages = status, messages
 
 
-def flow_variables(flow: conversations.FlowDefinition) -> tuple[list[str], list[str]]:
+def flow_variables(flow: FlowDefinition) -> tuple[list[str], list[str]]:
     """(required, optional) variables the flow's texts use, besides the built-in ones.
 
     A variable is optional when every use of it has a `default(...)`; a link a `send_link`
@@ -123,7 +124,7 @@ def start_conversation(
         flow = flow_for(scenario, data.get("locale") or locale or shop.locale)
     else:
         try:
-            flow = conversations.FlowDefinition.from_dict(flow_data)
+            flow = FlowDefinition.from_dict(flow_data)
         except (ValidationError, TypeError) as exc:
             messages = exc.messages if isinstance(exc, ValidationError) else str(exc)
             raise StartError(400, {"flow": [str(messages)]}) from exc

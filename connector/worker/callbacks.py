@@ -71,7 +71,7 @@ def handle_special(
 
 
 def receive_sms(runtime: Runtime, session: Session, shop: Shop, sms: Any, now: datetime) -> dict[str, Any]:
-    from automations import contacts, conversations
+    from automations import contacts, replies
 
     result = contacts.upsert_contact(session, shop, ContactData(phone=sms.from_), source="sms")
     contact = result.contact
@@ -84,7 +84,7 @@ def receive_sms(runtime: Runtime, session: Session, shop: Shop, sms: Any, now: d
     )
     session.add(message)
     session.flush()
-    outcome = conversations.handle_inbound(session, shop, contact, message, now)
+    outcome = replies.handle_inbound(session, shop, contact, message, now)
     return {"contact_id": contact.id, "message_id": message.id, "reply": _plain(outcome)}
 
 

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from automations import conversations
-from automations.conversations import ConversationRefused, FlowDefinition
+from automations import conversations, replies
+from automations.conversation_flows import FlowDefinition
+from automations.conversations import ConversationRefused
 from automations.encoding import analyse
 from automations.models import (
     ConsentEvent,
@@ -59,7 +60,7 @@ def reply(session: Session, shop: Shop, contact: Contact, text: str | None, at: 
     )
     session.add(message)
     session.flush()
-    return conversations.handle_inbound(session, shop, contact, message, at)
+    return replies.handle_inbound(session, shop, contact, message, at)
 
 
 def test_start_schedules_the_question_now_and_is_idempotent(session, shop) -> None:
@@ -230,7 +231,7 @@ def test_handling_the_same_inbound_twice_does_nothing_more(session, shop) -> Non
     outcome = reply(session, shop, contact, "oui", NOW)
     inbound = session.get(Message, session.scalars(
         sa.select(Message.id).where(Message.direction == "inbound")).one())
-    again = conversations.handle_inbound(session, shop, contact, inbound, NOW)
+    again = replies.handle_inbound(session, shop, contact, inbound, NOW)
     assert again.reason == "already handled" and again.replies == []
     assert len(outcome.replies) == 1
     assert session.scalar(sa.select(sa.func.count(Message.id)).where(
@@ -245,9 +246,9 @@ def test_dry_run_tells_what_would_happen_without_any_write(session, shop) -> Non
     counts = [session.scalar(sa.select(sa.func.count()).select_from(t))
               for t in (Message, TimelineEntry, Conversation, OutboundWrite, ConsentEvent)]
     # when replies are tried out
-    yes = conversations.dry_run(session, shop, contact, "oui", NOW)
-    stop = conversations.dry_run(session, shop, contact, "STOP", NOW)
-    bare = conversations.dry_run(None, None, None, "Arrêt", NOW)
+    yes = replies.dry_run(session, shop, contact, "oui", NOW)
+    stop = replies.dry_run(session, shop, contact, "STOP", NOW)
+    bare = replies.dry_run(None, None, None, "Arrêt", NOW)
     # then the decision is told
     assert yes["intent"] == "other" and yes["conversation_id"] == conversation.id
     assert yes["matched_answer"] == "oui" and yes["actions"] == ["send", "set_property", "webhook"]
@@ -312,7 +313,7 @@ def test_two_replies_at_once_are_handled_one_after_the_other(db_engine, shop) ->
     def work(message_id: int) -> None:
         with Session(db_engine, expire_on_commit=False) as worker:
             barrier.wait()
-            outcome = conversations.handle_inbound(
+            outcome = replies.handle_inbound(
                 worker, worker.get(Shop, shop.id), worker.get(Contact, contact.id),
                 worker.get(Message, message_id), NOW)
             worker.commit()
