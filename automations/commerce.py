@@ -16,7 +16,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import chunk, dispatch, rules
+from automations import chunk, dispatch, rule_cache
 from automations.events import (
     CART_ABANDONED,
     ORDER_CANCELLED,
@@ -106,7 +106,7 @@ def upsert_checkout(
     if contact is not None:
         checkout.contact_id = contact.id
     if checkout.abandoned_at is None and checkout.completed_at is None:
-        checkout.abandon_check_at = (updated_at or now) + rules.abandon_after(session, shop.id)
+        checkout.abandon_check_at = (updated_at or now) + rule_cache.abandon_after(session, shop.id)
     _flush(session)
     _remember(session, checkout, token)
     return checkout

@@ -6,34 +6,39 @@ run per rule and subject. A run executes its steps: a send step creates a `sched
 (send time from the waits and the recipient's send window, body composed with the footer and
 short links, idempotency key per rule, subject and step); a wait step parks the run until
 `advance_flows` picks it up; a branch step evaluates its condition on fresh contact data.
-`daily_sweeps` raises NoOrderSince and DateReached; `raise_abandoned` raises CartAbandoned.
+Time-based triggers are raised by `automations.sweeps`; a send step's message is composed by
+`automations.flow_messages`.
 """
 
 from __future__ import annotations
 
 import functools
-import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from automations import chunk, commerce, consent, dispatch, links, rules, templating
+from automations import (
+    chunk,
+    commerce,
+    conditions,
+    consent,
+    dispatch,
+    rule_cache,
+    templating,
+)
 from automations import events as ev
-from automations.compose import Composition, compose
 from automations.contacts import find_contact, upsert_contact
 from automations.deletion import delete_contact
-from automations.models import Contact, FlowRun, Link, Message, Order, Rule, Shop
+from automations.flow_messages import Shorten, compose_step, link_maker
+from automations.models import Contact, FlowRun, Link, Message, Rule, Shop
 from automations.policy import ShopPolicy
-from automations.rules import RuleSnapshot
+from automations.rule_cache import RuleSnapshot
 from automations.shops import policy_for
 
-Shorten = Callable[[str], str]
 _Row = TypeVar("_Row", FlowRun, Message)
 _CUSTOMER_EVENTS = (ev.CUSTOMER_CREATED, ev.CUSTOMER_UPDATED)
 
@@ -94,7 +99,7 @@ def handle_event(
     outcome.flows_exited += _apply_exits(session, shop, event, contact, now)
     as_json = event_json(event)
     for trigger in dict.fromkeys(triggers):
-        for rule in rules.rules_for(session, shop.id, trigger):
+        for rule in rule_cache.rules_for(session, shop.id, trigger):
             _start(session, shop, rule, as_json, contact, phone_error, now, outcome,
                    store_event_id, shorten)
     if chunk.active(session) is None:  # a chunk of events is written at its end
@@ -126,67 +131,11 @@ def advance_flows(
             dispatch.end_flow_runs(session, [run], reason="rule disabled", now=now)
             continue
         version = run.context.get("version", rule.version)
-        definition = rules.version_definition(session, rule.id, version) or rule.definition
-        snap = rules.snapshot(rule, definition, version)
+        definition = rule_cache.version_definition(session, rule.id, version) or rule.definition
+        snap = rule_cache.snapshot(rule, definition, version)
         _run(session, shop, snap, run, contact, now, Outcome(), run.context.get("store_event_id"), shorten)
     session.flush()
     return len(runs)
-
-
-def raise_abandoned(
-    session: Session, now: datetime, redis_conn: Any = None, shorten: Shorten | None = None
-) -> list[Outcome]:
-    """Raise one CartAbandoned per checkout abandoned by now (see commerce.find_abandoned)."""
-    outcomes = []
-    for shop, checkout in commerce.find_abandoned(session, now):
-        event = commerce.abandoned_event(checkout, now)
-        outcomes.append(handle_event(session, shop, event, now=now, shorten=shorten))
-    return outcomes
-
-
-def daily_sweeps(session: Session, now: datetime, no_order_days: int = 90) -> int:
-    """Raise NoOrderSince (once per contact and last order) and DateReached (birthdays)."""
-    raised = 0
-    cutoff = now - timedelta(days=no_order_days)
-    idle = session.execute(
-        sa.select(Shop, Contact).join(Shop, Shop.id == Contact.shop_id).where(
-            Shop.status == "active", Contact.deleted_at.is_(None),
-            Contact.last_order_at <= cutoff,
-            sa.or_(Contact.no_order_event_at.is_(None), Contact.no_order_event_at < Contact.last_order_at),
-        )
-    ).all()
-    for shop, contact in idle:
-        contact.no_order_event_at = now
-        last = session.scalar(
-            sa.select(Order.name).where(Order.contact_id == contact.id).order_by(Order.id.desc()).limit(1)
-        )
-        handle_event(session, shop, ev.DomainEvent(
-            type=ev.NO_ORDER_SINCE, occurred_at=now,
-            subject_key=f"no_order_since:{contact.id}:{contact.last_order_at:%Y-%m-%d}",
-            data={"contact_id": contact.id, "days_since_last_order": (now - contact.last_order_at).days,
-                  "last_order_at": contact.last_order_at.isoformat(), "last_order_name": last},
-        ), now=now)
-        raised += 1
-    for shop in session.scalars(sa.select(Shop).where(Shop.status == "active")):
-        today = now.astimezone(ZoneInfo(shop.timezone)).date()
-        days = [f"%-{today:%m-%d}"]
-        if today.month == 2 and today.day == 28 and (today.year % 4 or not today.year % 100 and today.year % 400):
-            days.append("%-02-29")  # leap-day birthdays are celebrated on 28 February
-        born = session.scalars(sa.select(Contact).where(
-            Contact.shop_id == shop.id, Contact.deleted_at.is_(None),
-            sa.or_(*[Contact.birthday.like(d) for d in days]),
-        ))
-        for contact in born:
-            handle_event(session, shop, ev.DomainEvent(
-                type=ev.DATE_REACHED, occurred_at=now,
-                subject_key=f"birthday:{contact.id}:{today.year}",
-                data={"contact_id": contact.id, "date_name": "birthday", "date": f"{today:%d/%m}"},
-            ), now=now)
-            raised += 1
-    return raised
-
-
-# --- Internals ------------------------------------------------------------------------------
 
 
 def eligibility(shop: Shop, contact: Contact, kind: str, phone_error: str | None = None) -> str | None:
@@ -233,7 +182,7 @@ def _resolve_contact(session: Session, shop: Shop, event: ev.DomainEvent) -> tup
 def _apply_exits(
     session: Session, shop: Shop, event: ev.DomainEvent, contact: Contact | None, now: datetime
 ) -> list[int]:
-    if event.type not in rules.exit_events(session, shop.id):
+    if event.type not in rule_cache.exit_events(session, shop.id):
         return []
     subjects = {k for k in (event.subject_key, event.data.get("checkout_token")) if k}
     match = [FlowRun.subject_key.in_(subjects)] if subjects else []
@@ -287,7 +236,7 @@ def _start(
     contact: Contact | None, phone_error: str | None, now: datetime, outcome: Outcome,
     store_event_id: int | None, shorten: Shorten | None,
 ) -> None:
-    if not rules.evaluate(rule.definition.get("conditions"), condition_context(event_json, contact), now):
+    if not conditions.evaluate(rule.definition.get("conditions"), condition_context(event_json, contact), now):
         return
     if contact is None:
         outcome.skip("no contact to send to")
@@ -370,7 +319,7 @@ def _run(
                 return
             at, pc = due, pc + 1
         elif op["op"] == "branch":
-            holds = rules.evaluate(op["if"], condition_context(event_json, contact), now)
+            holds = conditions.evaluate(op["if"], condition_context(event_json, contact), now)
             pc = pc + 1 if holds else op["else"]
         else:
             pc = op["to"]
@@ -388,7 +337,7 @@ def _create_message(
         return None
     made: list[Link] = []
     if shorten is None and rule.marketing and policy.public_url:
-        shorten = _link_maker(session, shop, contact, policy, rule.key, made)
+        shorten = link_maker(session, shop, contact, policy, rule.key, made)
     try:
         composition = compose_step(shop, policy, rule, step, contact, event_json, at, shorten)
     except templating.TemplateError as exc:
@@ -418,91 +367,3 @@ def _create_message(
     for link in made:
         link.message_id = message.id
     return message
-
-
-def compose_step(
-    shop: Shop, policy: ShopPolicy, rule: RuleSnapshot, step: dict[str, Any], contact: Contact,
-    event_json: dict[str, Any], at: datetime, shorten: Shorten | None,
-) -> Composition:
-    """A send step's message for this contact as it will be sent (TemplateError if it cannot render)."""
-    templates = step["template"] if isinstance(step["template"], dict) else {"": step["template"]}
-    locale = pick_locale(templates, contact.locale, shop.locale)
-    variables = message_variables(shop, contact, event_json, step.get("variables", {}), locale)
-    text = tidy(templating.render(templates[locale], variables))
-    return compose(
-        text, policy=policy, to=contact.phone_e164, at=at, marketing=rule.marketing,
-        raw=bool(step.get("raw")), smart=step.get("smart"), locale=locale or shop.locale,
-        shorten=shorten if rule.marketing else None,
-    )
-
-
-def _link_maker(
-    session: Session, shop: Shop, contact: Contact, policy: ShopPolicy, campaign: str, made: list[Link]
-) -> Shorten:
-    def shorten(url: str) -> str:
-        link = Link(code=links.new_code(), shop_id=shop.id, contact_id=contact.id,
-                    target_url=links.add_utm(url, campaign=campaign))
-        session.add(link)
-        made.append(link)
-        return links.short_link(policy.public_url or "", link.code)
-
-    return shorten
-
-
-def pick_locale(templates: dict[str, str], contact_locale: str | None, shop_locale: str | None) -> str:
-    """The template locale for a contact: theirs, else the shop's, else French, else any."""
-    for wanted in (contact_locale, shop_locale, "fr", "en", ""):
-        short = (wanted or "")[:2].lower()
-        if short in templates:
-            return short
-    return next(iter(templates))
-
-
-def _money(amount: Any, currency: str | None, locale: str) -> str | None:
-    if amount in (None, ""):
-        return None
-    try:
-        value = f"{float(amount):,.2f}"
-    except (TypeError, ValueError):
-        return str(amount)
-    symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get((currency or "").upper(), currency or "")
-    if locale == "fr":
-        return f"{value.replace(',', ' ').replace('.', ',')} {symbol}".strip()
-    return f"{symbol}{value}" if symbol in ("€", "$", "£") else f"{value} {symbol}".strip()
-
-
-def message_variables(
-    shop: Shop, contact: Contact, data: dict[str, Any], extra: dict[str, str], locale: str
-) -> dict[str, Any]:
-    """The documented template variables (templating.VARIABLES), with sensible fallbacks."""
-    items = data.get("line_items") or []
-    currency = data.get("currency") or shop.currency
-    status_url = data.get("order_status_url")
-    shop_url = (shop.settings or {}).get("shop_url") or f"https://{shop.domain}"
-    values = {
-        "first_name": contact.first_name, "last_name": contact.last_name,
-        "shop_name": shop.name or shop.domain, "shop_url": shop_url,
-        "discount_code": data.get("discount_code"),
-        "line_items": items,
-        "product_title": items[0].get("title") if items and isinstance(items[0], dict) else None,
-        "order_name": data.get("order_name") or data.get("name"),
-        "order_total": _money(data.get("total_price"), currency, locale),
-        "order_status_url": status_url,
-        "tracking_number": data.get("tracking_number"),
-        "tracking_url": data.get("tracking_url") or status_url or shop_url,
-        "carrier": data.get("carrier") or data.get("tracking_company"),
-        "checkout_url": data.get("abandoned_checkout_url") or data.get("checkout_url") or shop_url,
-        "cart_total": _money(data.get("total_price"), currency, locale),
-        "review_url": data.get("review_url") or (shop.settings or {}).get("review_url") or status_url or shop_url,
-    }
-    for name in ("delivery_status", "cancel_reason", "days_since_last_order", "last_order_name",
-                 "date_name", "date", "reply_text", "keyword"):
-        values[name] = data.get(name)
-    values.update({k: v for k, v in extra.items() if v})
-    return values
-
-
-def tidy(text: str) -> str:
-    """Spacing left by missing values: no space before a comma or full stop, no double spaces."""
-    text = re.sub(r"[ \t]+([,.])", r"\1", text)
-    return re.sub(r"[ \t]{2,}", " ", text).strip()

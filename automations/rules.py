@@ -8,11 +8,7 @@ included), bumps the version and keeps the old one in `RuleVersion`.
 
 from __future__ import annotations
 
-import re
-import threading
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,14 +16,13 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from sqlalchemy.orm import Session
 
 from automations import templating
+from automations.conditions import ConditionField
 from automations.events import CART_ABANDONED, EVENT_TYPES
 from automations.models import Rule, RuleVersion, Shop, utcnow
+from automations.rule_cache import invalidate
+from automations.rule_steps import compile_steps, parse_duration
 
-OPERATORS = ("eq", "neq", "in", "not_in", "contains", "gt", "gte", "lt", "lte", "exists", "within_days")
 KINDS = ("marketing", "transactional")
-DEFAULT_ABANDON_AFTER = "1h"
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
-_FIELD = re.compile(r"^(event|contact)(\.[A-Za-z0-9_]+)+$")
 
 
 class RuleError(ValueError):
@@ -36,15 +31,6 @@ class RuleError(ValueError):
     def __init__(self, messages: dict[str, Any]) -> None:
         self.messages = messages
         super().__init__(f"invalid rule: {messages}")
-
-
-def parse_duration(text: str) -> timedelta:
-    """'90m', '1h', '24h', '3d', '1d12h', '2w' -> timedelta; ValueError otherwise."""
-    match = _DURATION.match(str(text)) if text else None
-    if not match or not any(match.groups()):
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30m, 1h, 3d, 1d12h, 2w)")
-    weeks, days, hours, minutes = (int(g or 0) for g in match.groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
 
 
 class Duration(fields.String):
@@ -81,55 +67,6 @@ class Texts(fields.Field):
         if errors:
             raise ValidationError(errors if not isinstance(value, str) else errors["text"])
         return result
-
-
-class ConditionField(fields.Field):
-    """`{"all": [...]}`, `{"any": [...]}` or `{"field": "event.x", "op": "eq", "value": 1}`."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise ValidationError("must be an object")
-        groups = [k for k in ("all", "any") if k in value]
-        if groups:
-            if len(value) != 1:
-                raise ValidationError("a group has exactly one key: all or any")
-            items = value[groups[0]]
-            if not isinstance(items, list):
-                raise ValidationError({groups[0]: ["must be a list of conditions"]})
-            result, errors = [], {}
-            for index, item in enumerate(items):
-                try:
-                    result.append(self._deserialize(item, attr, data))
-                except ValidationError as exc:
-                    errors[index] = exc.messages
-            if errors:
-                raise ValidationError({groups[0]: errors})
-            return {groups[0]: result}
-        return LeafSchema().load(value)
-
-
-class LeafSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    field = fields.String(required=True, validate=validate.Regexp(
-        _FIELD, error="must be event.<name> or contact.<name>"))
-    op = fields.String(required=True, validate=validate.OneOf(OPERATORS))
-    value = fields.Raw(load_default=None, allow_none=True)
-
-    @validates_schema
-    def _value_fits(self, data: dict[str, Any], **kwargs: Any) -> None:
-        op, value = data["op"], data.get("value")
-        if op in ("in", "not_in") and not isinstance(value, list):
-            raise ValidationError("must be a list", "value")
-        if op in ("gt", "gte", "lt", "lte") and not isinstance(value, int | float | str):
-            raise ValidationError("must be a number or a date", "value")
-        if op == "within_days" and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
-            raise ValidationError("must be a positive number of days", "value")
-        if op == "exists" and value is not None and not isinstance(value, bool):
-            raise ValidationError("must be true or false", "value")
-        if op in ("eq", "neq", "contains") and value is None:
-            raise ValidationError("is required", "value")
 
 
 class StepField(fields.Field):
@@ -284,228 +221,3 @@ def save_rule(session: Session, shop: Shop, data: dict[str, Any]) -> Rule:
 def set_enabled(session: Session, shop: Shop, key: str, enabled: bool) -> Rule:
     rule = session.scalars(sa.select(Rule).where(Rule.shop_id == shop.id, Rule.key == key)).one()
     return save_rule(session, shop, {**rule.definition, "enabled": enabled})
-
-
-# --- Steps as a program -------------------------------------------------------------------
-
-
-def compile_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Flatten steps into ops: send, wait (seconds), branch (jump to `else` when false), jump."""
-    program: list[dict[str, Any]] = []
-
-    def emit(items: list[dict[str, Any]]) -> None:
-        for step in items:
-            if step["type"] == "send":
-                program.append({"op": "send", "step": step})
-            elif step["type"] == "wait":
-                program.append({"op": "wait", "seconds": parse_duration(step["duration"]).total_seconds()})
-            else:
-                branch = {"op": "branch", "if": step.get("if", step.get("condition")), "else": 0}
-                program.append(branch)
-                emit(step.get("then", []))
-                jump = {"op": "jump", "to": 0}
-                program.append(jump)
-                branch["else"] = len(program)
-                emit(step.get("else", step.get("otherwise", [])))
-                jump["to"] = len(program)
-
-    emit(steps)
-    return program
-
-
-# --- Conditions -----------------------------------------------------------------------------
-
-
-def evaluate(condition: dict[str, Any] | None, context: dict[str, Any], now: datetime) -> bool:
-    """Whether a condition holds for {"event": {...}, "contact": {...}}."""
-    if not condition:
-        return True
-    if "all" in condition:
-        return all(evaluate(c, context, now) for c in condition["all"])
-    if "any" in condition:
-        return any(evaluate(c, context, now) for c in condition["any"]) if condition["any"] else True
-    return _leaf(condition, _resolve(context, condition["field"]), now)
-
-
-def _resolve(context: dict[str, Any], path: str) -> Any:
-    value: Any = context
-    for part in path.split("."):
-        if isinstance(value, dict):
-            value = value.get(part)
-        else:
-            return None
-    return value
-
-
-def _leaf(cond: dict[str, Any], actual: Any, now: datetime) -> bool:
-    op, expected = cond["op"], cond.get("value")
-    missing = actual is None or actual == "" or actual == []
-    if op == "exists":
-        return (not missing) if expected is None or expected else missing
-    if op in ("neq", "not_in") and missing:
-        return True
-    if missing:
-        return False
-    if op in ("eq", "neq"):
-        return _equal(actual, expected) == (op == "eq")
-    if op in ("in", "not_in"):
-        values = actual if isinstance(actual, list) else [actual]
-        found = any(_equal(v, e) for v in values for e in expected)
-        return found == (op == "in")
-    if op == "contains":
-        if isinstance(actual, list):
-            return any(_equal(v, expected) for v in actual)
-        return _fold(expected) in _fold(actual)
-    if op == "within_days":
-        moment = _as_datetime(actual)
-        return moment is not None and abs(now - moment) <= timedelta(days=float(expected))
-    return _compare(op, actual, expected)
-
-
-def _fold(value: Any) -> str:
-    return str(value).casefold()
-
-
-def _number(value: Any) -> Decimal | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _equal(actual: Any, expected: Any) -> bool:
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return actual == expected
-    left, right = _number(actual), _number(expected)
-    if left is not None and right is not None:
-        return left == right
-    return _fold(actual) == _fold(expected)
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError:
-            return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
-
-
-def _compare(op: str, actual: Any, expected: Any) -> bool:
-    left, right = _number(actual), _number(expected)
-    if left is None or right is None:
-        left, right = _as_datetime(actual), _as_datetime(expected)
-        if left is None or right is None:
-            return False
-    return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]
-
-
-# --- Per-shop cache of enabled rules, by trigger --------------------------------------------
-
-
-@dataclass(frozen=True)
-class RuleSnapshot:
-    id: int
-    key: str
-    trigger: str
-    kind: str
-    priority: int
-    version: int
-    definition: dict[str, Any]
-    program: tuple[dict[str, Any], ...]
-
-    @property
-    def marketing(self) -> bool:
-        return self.kind == "marketing"
-
-
-@dataclass(frozen=True)
-class _ShopRules:
-    by_trigger: dict[str, list[RuleSnapshot]]
-    exit_events: frozenset[str]  # event types some rule of the shop (enabled or not) exits on
-
-
-_cache: dict[int, tuple[tuple[Any, ...], _ShopRules]] = {}
-_lock = threading.Lock()
-_HELD = "parlons.rules.held"
-
-
-def snapshot(rule: Rule, definition: dict[str, Any] | None = None, version: int | None = None) -> RuleSnapshot:
-    definition = definition if definition is not None else rule.definition
-    return RuleSnapshot(
-        id=rule.id, key=rule.key, trigger=definition["trigger"], kind=definition["kind"],
-        priority=definition.get("priority", 100), version=version or rule.version,
-        definition=definition, program=tuple(compile_steps(definition["steps"])),
-    )
-
-
-def hold(session: Session) -> None:
-    """Read each shop's rules once for the rest of this session: for a caller that changes no
-    rule in it (a batch of store events), instead of one stamp query per event."""
-    session.info[_HELD] = {}
-
-
-def _shop_rules(session: Session, shop_id: int) -> _ShopRules:
-    held = session.info.get(_HELD)
-    if held is not None and shop_id in held:
-        return held[shop_id]
-    stamp = tuple(session.execute(
-        sa.select(sa.func.count(Rule.id), sa.func.max(Rule.id), sa.func.max(Rule.updated_at),
-                  sa.func.sum(Rule.version))
-        .where(Rule.shop_id == shop_id)
-    ).one())
-    cached = _cache.get(shop_id)
-    if cached is None or cached[0] != stamp:
-        index: dict[str, list[RuleSnapshot]] = {}
-        exits: set[str] = set()
-        for rule in session.scalars(sa.select(Rule).where(Rule.shop_id == shop_id).order_by(Rule.priority, Rule.id)):
-            exits.update(exit_on["event"] for exit_on in (rule.definition or {}).get("exit_on", []))
-            if rule.enabled:
-                index.setdefault(rule.trigger, []).append(snapshot(rule))
-        cached = (stamp, _ShopRules(index, frozenset(exits)))
-        with _lock:
-            _cache[shop_id] = cached
-    if held is not None:
-        held[shop_id] = cached[1]
-    return cached[1]
-
-
-def enabled_rules(session: Session, shop_id: int) -> dict[str, list[RuleSnapshot]]:
-    """The shop's enabled rules by trigger, in priority order; one stamp query when cached."""
-    return _shop_rules(session, shop_id).by_trigger
-
-
-def exit_events(session: Session, shop_id: int) -> frozenset[str]:
-    """The event types that can end a flow run of this shop (any rule's `exit_on`)."""
-    return _shop_rules(session, shop_id).exit_events
-
-
-def rules_for(session: Session, shop_id: int, trigger: str) -> list[RuleSnapshot]:
-    return enabled_rules(session, shop_id).get(trigger, [])
-
-
-def invalidate(shop_id: int) -> None:
-    with _lock:
-        _cache.pop(shop_id, None)
-
-
-def abandon_after(session: Session, shop_id: int) -> timedelta:
-    """How long a checkout waits for its order before it counts as abandoned."""
-    delays = [abandon_after_of(r.definition) for r in rules_for(session, shop_id, CART_ABANDONED)]
-    return min(delays) if delays else parse_duration(DEFAULT_ABANDON_AFTER)
-
-
-def abandon_after_of(definition: dict[str, Any]) -> timedelta:
-    return parse_duration(definition.get("abandon_after") or DEFAULT_ABANDON_AFTER)
-
-
-def version_definition(session: Session, rule_id: int, version: int) -> dict[str, Any] | None:
-    return session.scalar(
-        sa.select(RuleVersion.definition).where(RuleVersion.rule_id == rule_id, RuleVersion.version == version)
-    )

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import caps, engine, links, rules, templating
+from automations import caps, conditions, engine, flow_messages, links, rule_cache, templating
 from automations import events as ev
 from automations.contacts import find_contact, normalise_phone
 from automations.models import Contact, Rule, Shop, StoreEvent
@@ -47,7 +47,7 @@ def simulate_rule(
     """Replay [since, until) through `rule` and report what would have gone out, and what not."""
     shop = session.get(Shop, rule.shop_id)
     policy = policy_for(shop)
-    snap = rules.snapshot(rule)
+    snap = rule_cache.snapshot(rule)
     zone = ZoneInfo(policy.timezone)
     stored = session.scalars(
         sa.select(StoreEvent)
@@ -60,7 +60,7 @@ def simulate_rule(
             contact, phone_error = _contact(session, shop, event)
             played.append(_Played(event.occurred_at or row.received_at, event, contact, phone_error))
     if snap.trigger == ev.CART_ABANDONED:
-        played += _abandonments(played, rules.abandon_after_of(snap.definition), until)
+        played += _abandonments(played, rule_cache.abandon_after_of(snap.definition), until)
     played.sort(key=lambda p: p.at)
 
     placeholder = links.short_link(policy.public_url or "https://example.invalid", "x" * 8)
@@ -81,7 +81,7 @@ def simulate_rule(
         report["triggers"] += 1
         contact = item.contact
         as_json = engine.event_json(item.event)
-        if not rules.evaluate(snap.definition.get("conditions"), engine.condition_context(as_json, contact), item.at):
+        if not conditions.evaluate(snap.definition.get("conditions"), engine.condition_context(as_json, contact), item.at):
             continue
         subject = item.event.subject_key or f"contact:{_identity(contact)}"
         if subject in started:
@@ -99,7 +99,7 @@ def simulate_rule(
                     break
                 continue
             if op["op"] in ("branch", "jump"):
-                holds = op["op"] == "branch" and rules.evaluate(
+                holds = op["op"] == "branch" and conditions.evaluate(
                     op["if"], engine.condition_context(as_json, contact), at)
                 pc = pc + 1 if holds else (op["else"] if op["op"] == "branch" else op["to"])
                 continue
@@ -110,7 +110,7 @@ def simulate_rule(
                 shop, contact, snap.kind, item.phone_error)
             if reason is None:
                 try:
-                    composition = engine.compose_step(shop, policy, snap, op["step"], contact, as_json, at,
+                    composition = flow_messages.compose_step(shop, policy, snap, op["step"], contact, as_json, at,
                                                       lambda _url: placeholder)
                 except templating.TemplateError as exc:
                     reason = f"template error: {exc}"
@@ -193,7 +193,7 @@ def _abandonments(played: list[_Played], delay: timedelta, until: datetime) -> l
     return found
 
 
-def _exited(played: list[_Played], snap: rules.RuleSnapshot, start: _Played, at: datetime) -> bool:
+def _exited(played: list[_Played], snap: rule_cache.RuleSnapshot, start: _Played, at: datetime) -> bool:
     """Whether an exit event of the rule came for this run after it started and by `at`."""
     exits = snap.definition.get("exit_on", [])
     if not exits:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import rules
+from automations import rule_steps, rules
 from automations.events import DomainEvent
 from automations.models import Link, LinkClick, Message, Rule, RuleVersion, Shop, StoreEvent, utcnow
 from automations.simulate import simulate_rule
@@ -211,7 +211,7 @@ def period(params: dict[str, Any], zone: ZoneInfo, now: datetime) -> tuple[datet
     until = parse_moment(until_text, zone, "until") if until_text else now
     if _RELATIVE.match(since_text):
         try:
-            since = until - rules.parse_duration(since_text)
+            since = until - rule_steps.parse_duration(since_text)
         except ValueError as exc:
             raise RulesError(400, {"since": [str(exc)]}) from exc
     else:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from automations import chunk, commerce, contacts, conversations, engine, rules
+from automations import chunk, commerce, contacts, conversations, engine, rule_cache, sweeps
 from automations import events as ev_types
 from automations.events import DomainEvent
 from automations.models import Rule, Shop, StoreEvent, utcnow
@@ -78,7 +78,7 @@ def _collect_after() -> Iterator[None]:
 
 
 def _process_chunk(runtime: Runtime, session: Session, ids: list[int]) -> int:
-    rules.hold(session)  # no event changes a rule: each shop's are read once per chunk
+    rule_cache.hold(session)  # no event changes a rule: each shop's are read once per chunk
     contacts.remember_matches(session)
     commerce.remember_rows(session)
     rows = session.scalars(
@@ -278,7 +278,7 @@ def periodic(runtime: Runtime) -> dict[str, int]:
     day_key = f"parlons:sweep:{now.date().isoformat()}"
     if runtime.redis.set(day_key, 1, nx=True, ex=2 * 86400):
         with runtime.db.transaction() as session:
-            counts["daily"] = engine.daily_sweeps(session, now)
+            counts["daily"] = sweeps.daily_sweeps(session, now)
     return counts
 
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import rules
+from automations import rule_cache
 from automations.models import Base, Shop
 
 
@@ -29,7 +29,7 @@ def _clean(engine: sa.Engine) -> None:
 @pytest.fixture
 def session(db_engine: sa.Engine) -> Iterator[Session]:
     _clean(db_engine)
-    rules._cache.clear()
+    rule_cache._cache.clear()
     with Session(db_engine, expire_on_commit=False) as session:
         yield session
         session.rollback()

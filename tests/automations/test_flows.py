@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from automations import engine, rules, shops
+from automations import engine, rules, shops, sweeps
 from automations.events import ConsentData, ContactData, DomainEvent
 from automations.models import Checkout, Contact, FlowRun, Link, Message, Rule
 
@@ -78,9 +78,9 @@ def test_abandoned_checkout_one_hour_then_a_day_later_with_a_discount(session, s
     subscribe(session, shop)
     checkout(session, shop)
     # when 59 minutes pass nothing is abandoned yet
-    assert engine.raise_abandoned(session, T0 + timedelta(minutes=59)) == []
+    assert sweeps.raise_abandoned(session, T0 + timedelta(minutes=59)) == []
     # when an hour has passed
-    [outcome] = engine.raise_abandoned(session, T0 + timedelta(hours=1))
+    [outcome] = sweeps.raise_abandoned(session, T0 + timedelta(hours=1))
     # then a first reminder goes out at once, with a short link to the cart and the STOP mention
     [first] = messages(session)
     assert outcome.messages == [first.id]
@@ -107,7 +107,7 @@ def test_order_before_the_delay_means_no_reminder(session, shop):
     # when the order for that checkout comes 30 minutes later
     order(session, shop, T0 + timedelta(minutes=30))
     # then the checkout is never abandoned and no reminder exists
-    assert engine.raise_abandoned(session, T0 + timedelta(hours=3)) == []
+    assert sweeps.raise_abandoned(session, T0 + timedelta(hours=3)) == []
     assert messages(session, "abandoned_checkout") == []
     assert session.scalars(sa.select(Checkout)).one().order_gid == "gid://shopify/Order/1001"
 
@@ -116,7 +116,7 @@ def test_order_after_the_first_reminder_ends_the_flow(session, shop):
     install(session, shop, "abandoned_checkout")
     subscribe(session, shop)
     checkout(session, shop)
-    engine.raise_abandoned(session, T0 + timedelta(hours=1))
+    sweeps.raise_abandoned(session, T0 + timedelta(hours=1))
     # when the customer orders between the two reminders
     outcome = order(session, shop, T0 + timedelta(hours=5))
     # then the flow has ended because of the order, and the second reminder never comes
@@ -138,11 +138,11 @@ def test_duplicate_and_out_of_order_checkout_updates_start_one_sequence(session,
     checkout(session, shop, at=T0)
     checkout(session, shop, at=T0 + timedelta(minutes=10))
     # then the abandonment clock runs from the newest update
-    assert engine.raise_abandoned(session, T0 + timedelta(hours=1, minutes=5)) == []
-    assert len(engine.raise_abandoned(session, T0 + timedelta(hours=1, minutes=10))) == 1
+    assert sweeps.raise_abandoned(session, T0 + timedelta(hours=1, minutes=5)) == []
+    assert len(sweeps.raise_abandoned(session, T0 + timedelta(hours=1, minutes=10))) == 1
     # and a later update of the same abandoned checkout does not start another sequence
     checkout(session, shop, at=T0 + timedelta(hours=2))
-    assert engine.raise_abandoned(session, T0 + timedelta(hours=4)) == []
+    assert sweeps.raise_abandoned(session, T0 + timedelta(hours=4)) == []
     assert session.scalar(sa.select(sa.func.count()).select_from(FlowRun)) == 1
     assert len(messages(session, "abandoned_checkout")) == 1
 
@@ -248,14 +248,14 @@ def test_win_back_after_ninety_days_without_order_once(session, shop):
     contact = subscribe(session, shop)
     contact.last_order_at = T0 - timedelta(days=91)
     # when the daily sweep runs twice
-    engine.daily_sweeps(session, T0)
-    engine.daily_sweeps(session, T0 + timedelta(days=1))
+    sweeps.daily_sweeps(session, T0)
+    sweeps.daily_sweeps(session, T0 + timedelta(days=1))
     # then one win-back message
     [message] = messages(session, "win_back")
     assert "vous nous manquez" in message.body and "REVIENS15" in message.body
     # and a contact who ordered recently gets none
     contact.last_order_at = T0
-    engine.daily_sweeps(session, T0 + timedelta(days=2))
+    sweeps.daily_sweeps(session, T0 + timedelta(days=2))
     assert len(messages(session, "win_back")) == 1
 
 
@@ -263,9 +263,9 @@ def test_birthday_on_the_day(session, shop):
     install(session, shop, "birthday")
     contact = subscribe(session, shop)
     contact.birthday = "1990-03-11"
-    engine.daily_sweeps(session, T0)
+    sweeps.daily_sweeps(session, T0)
     assert messages(session, "birthday") == []
-    engine.daily_sweeps(session, T0 + timedelta(days=1))
-    engine.daily_sweeps(session, T0 + timedelta(days=1, hours=2))
+    sweeps.daily_sweeps(session, T0 + timedelta(days=1))
+    sweeps.daily_sweeps(session, T0 + timedelta(days=1, hours=2))
     [message] = messages(session, "birthday")
     assert message.body.startswith("Boutique Lumière: Joyeux anniversaire Léa ! Un cadeau vous attend")

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from automations import rules
+from automations import rule_cache, rule_steps
+from automations.conditions import evaluate
 from automations.models import Rule, RuleVersion
-from automations.rules import RuleError, evaluate, parse_duration, save_rule
+from automations.rule_steps import parse_duration
+from automations.rules import RuleError, save_rule
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -150,7 +152,7 @@ def test_branch_steps_compile_to_a_program(session, shop):
          "else": [{"type": "send", "template": "Standard"}]},
     ]
     rule = save_rule(session, shop, rule_data(steps=steps))
-    program = rules.compile_steps(rule.definition["steps"])
+    program = rule_steps.compile_steps(rule.definition["steps"])
     assert [op["op"] for op in program] == ["wait", "branch", "send", "jump", "send"]
     assert program[1]["else"] == 4 and program[3]["to"] == 5
 
@@ -169,16 +171,16 @@ def test_matching_uses_the_cache_until_a_rule_changes(session, shop, db_engine):
     sa.event.listen(db_engine, "before_cursor_execute", count)
     try:
         # when matching twice
-        first = rules.rules_for(session, shop.id, "OrderPlaced")
+        first = rule_cache.rules_for(session, shop.id, "OrderPlaced")
         loads_after_first = sum("FROM rules" in s and "count" not in s for s in statements)
-        second = rules.rules_for(session, shop.id, "OrderPlaced")
+        second = rule_cache.rules_for(session, shop.id, "OrderPlaced")
         loads_after_second = sum("FROM rules" in s and "count" not in s for s in statements)
     finally:
         sa.event.remove(db_engine, "before_cursor_execute", count)
     # then rules come in priority order, disabled ones left out, loaded once
     assert [r.key for r in first] == ["b", "a"] and second == first
-    assert rules.rules_for(session, shop.id, "OrderShipped") == []
+    assert rule_cache.rules_for(session, shop.id, "OrderShipped") == []
     assert loads_after_first == 1 and loads_after_second == 1
     # and a change through another path (enabled toggled in the table) is seen at once
     session.execute(sa.update(Rule).where(Rule.key == "c").values(enabled=True, updated_at=NOW))
-    assert [r.key for r in rules.rules_for(session, shop.id, "OrderShipped")] == ["c"]
+    assert [r.key for r in rule_cache.rules_for(session, shop.id, "OrderShipped")] == ["c"]

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from automations import engine, rules
+from automations import engine, rules, sweeps
 from automations.models import FlowRun, Message, Rule, Shop, utcnow
 from tests.connector.conftest import SHOP
 from tests.connector.helpers import FIXTURES
@@ -105,7 +105,7 @@ def test_an_order_before_the_delay_means_nothing_is_sent(shop_with_cart_flow):
     live.work()
     # then, hours later, the checkout is not abandoned: no sequence, no SMS
     with live.runtime.db.transaction() as s:
-        assert engine.raise_abandoned(s, utcnow() + timedelta(hours=3)) == []
+        assert sweeps.raise_abandoned(s, utcnow() + timedelta(hours=3)) == []
     assert cart_runs(live) == [] and cart_messages(live) == []
 
 

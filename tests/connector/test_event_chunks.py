@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from automations import chunk, engine, rules, shops
+from automations import chunk, rules, shops, sweeps
 from automations.models import (
     Checkout,
     ConsentEvent,
@@ -125,7 +125,7 @@ def abandoned_cart(runtime: Runtime) -> None:
         ("customers_marketing_consent/update", json.dumps(consent)),
         ("checkouts/update", json.dumps(payload))], "cart"))
     with runtime.db.transaction() as session:
-        assert engine.raise_abandoned(session, utcnow() + timedelta(days=2))
+        assert sweeps.raise_abandoned(session, utcnow() + timedelta(days=2))
 
 
 @pytest.fixture
