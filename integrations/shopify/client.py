@@ -23,84 +23,12 @@ import shopify
 from automations.events import ConsentData, ContactData
 from integrations.errors import ApiError, RateLimited, Unauthorized
 from integrations.retry import RetryPolicy, call_with_retries
+from integrations.shopify import queries as q
 from integrations.shopify.schemas import sms_consent
 from integrations.shopify.webhooks import COMPLIANCE_TOPICS
 
 API_VERSION = "2026-01"
 DEFAULT_RETRY = RetryPolicy(attempts=5, base_delay=0.5, max_delay=30.0)
-
-CUSTOMER_FIELDS = """
-  id firstName lastName email phone locale tags numberOfOrders updatedAt
-  amountSpent { amount currencyCode }
-  lastOrder { createdAt }
-  defaultAddress { countryCodeV2 }
-  smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt consentCollectedFrom }
-"""
-
-SHOP_QUERY = """query ShopInfo {
-  shop { name currencyCode ianaTimezone myshopifyDomain billingAddress { countryCodeV2 } }
-  shopLocales { locale primary }
-}"""
-
-CUSTOMERS_QUERY = (
-    "query CustomersPage($first: Int!, $after: String, $query: String) {\n"
-    "  customers(first: $first, after: $after, query: $query) {\n"
-    "    edges { cursor node { " + CUSTOMER_FIELDS + " } }\n"
-    "    pageInfo { hasNextPage endCursor }\n"
-    "  }\n"
-    "}"
-)
-
-CUSTOMERS_COUNT_QUERY = """query CustomersCount($query: String) {
-  customersCount(query: $query) { count precision }
-}"""
-
-BULK_RUN_MUTATION = """mutation StartBulkCustomers($query: String!) {
-  bulkOperationRunQuery(query: $query) {
-    bulkOperation { id status }
-    userErrors { field message code }
-  }
-}"""
-
-BULK_NODE_QUERY = """query BulkOperation($id: ID!) {
-  node(id: $id) {
-    ... on BulkOperation { id status errorCode objectCount url partialDataUrl createdAt completedAt }
-  }
-}"""
-
-SMS_CONSENT_MUTATION = """mutation SmsConsentUpdate($input: CustomerSmsMarketingConsentUpdateInput!) {
-  customerSmsMarketingConsentUpdate(input: $input) {
-    customer { id smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt consentCollectedFrom } }
-    userErrors { field message code }
-  }
-}"""
-
-WEBHOOKS_QUERY = """query WebhookSubscriptions($first: Int!, $after: String) {
-  webhookSubscriptions(first: $first, after: $after) {
-    edges { cursor node { id topic uri } }
-    pageInfo { hasNextPage endCursor }
-  }
-}"""
-
-WEBHOOK_CREATE_MUTATION = """mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
-  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
-    webhookSubscription { id topic uri }
-    userErrors { field message }
-  }
-}"""
-
-ABANDONED_CHECKOUTS_QUERY = """query AbandonedCheckouts($first: Int!, $after: String) {
-  abandonedCheckouts(first: $first, after: $after) {
-    edges { cursor node {
-      id name abandonedCheckoutUrl createdAt updatedAt completedAt
-      totalPriceSet { shopMoney { amount currencyCode } }
-      customer { id firstName lastName email phone }
-      lineItems(first: 5) { edges { node { title quantity variantTitle product { id } } } }
-    } }
-    pageInfo { hasNextPage endCursor }
-  }
-}"""
-
 
 class _TimedGraphQL(shopify.GraphQL):
     """`shopify.GraphQL` with a socket timeout, raising our errors.
@@ -249,7 +177,7 @@ class ShopifyClient:
     # --- operations ------------------------------------------------------------------------
 
     def shop_info(self) -> dict:
-        data = self.execute(SHOP_QUERY, None, "ShopInfo", estimated_cost=2)
+        data = self.execute(q.SHOP_QUERY, None, "ShopInfo", estimated_cost=2)
         shop = data["shop"]
         locales = data.get("shopLocales") or []
         primary = next((loc["locale"] for loc in locales if loc.get("primary")), None)
@@ -266,27 +194,27 @@ class ShopifyClient:
         self, after: str | None = None, updated_since: datetime | None = None, first: int = 250
     ) -> tuple[list[dict], str | None]:
         variables = {"first": first, "after": after, "query": _updated_filter(updated_since)}
-        data = self.execute(CUSTOMERS_QUERY, variables, "CustomersPage", estimated_cost=first + 2)
+        data = self.execute(q.CUSTOMERS_QUERY, variables, "CustomersPage", estimated_cost=first + 2)
         return _page(data["customers"])
 
     def customers_count(self, updated_since: datetime | None = None) -> int:
         """How many customers there are (updated after `updated_since` when given)."""
-        data = self.execute(CUSTOMERS_COUNT_QUERY, {"query": _updated_filter(updated_since)}, "CustomersCount",
+        data = self.execute(q.CUSTOMERS_COUNT_QUERY, {"query": _updated_filter(updated_since)}, "CustomersCount",
                             estimated_cost=1)
         return int((data.get("customersCount") or {}).get("count") or 0)
 
     def start_bulk_customers(self, updated_since: datetime | None = None) -> str:
         search = _updated_filter(updated_since)
         args = f"(query: {json.dumps(search)})" if search else ""
-        inner = "{ customers" + args + " { edges { node { " + CUSTOMER_FIELDS + " } } } }"
-        data = self.execute(BULK_RUN_MUTATION, {"query": inner}, "StartBulkCustomers")
+        inner = "{ customers" + args + " { edges { node { " + q.CUSTOMER_FIELDS + " } } } }"
+        data = self.execute(q.BULK_RUN_MUTATION, {"query": inner}, "StartBulkCustomers")
         result = data["bulkOperationRunQuery"]
         if result.get("userErrors"):
             raise ApiError(f"bulk query refused: {result['userErrors']}", status=200, code="USER_ERRORS")
         return result["bulkOperation"]["id"]
 
     def bulk_operation(self, operation_id: str) -> dict:
-        data = self.execute(BULK_NODE_QUERY, {"id": operation_id}, "BulkOperation", estimated_cost=1)
+        data = self.execute(q.BULK_NODE_QUERY, {"id": operation_id}, "BulkOperation", estimated_cost=1)
         node = data.get("node")
         if not node:
             raise ApiError(f"no bulk operation {operation_id}", status=200, code="NOT_FOUND")
@@ -320,7 +248,7 @@ class ShopifyClient:
         if consent_updated_at is not None:
             consent["consentUpdatedAt"] = _graphql_time(consent_updated_at)
         variables = {"input": {"customerId": customer_gid, "smsMarketingConsent": consent}}
-        data = self.execute(SMS_CONSENT_MUTATION, variables, "SmsConsentUpdate")
+        data = self.execute(q.SMS_CONSENT_MUTATION, variables, "SmsConsentUpdate")
         return data["customerSmsMarketingConsentUpdate"].get("userErrors") or []
 
     def register_webhooks(self, topics: list[str], callback_url: str) -> dict[str, str]:
@@ -334,7 +262,7 @@ class ShopifyClient:
         existing: dict[str, str] = {}
         after = None
         while True:
-            data = self.execute(WEBHOOKS_QUERY, {"first": 100, "after": after}, "WebhookSubscriptions")
+            data = self.execute(q.WEBHOOKS_QUERY, {"first": 100, "after": after}, "WebhookSubscriptions")
             nodes, after = _page(data["webhookSubscriptions"])
             for node in nodes:
                 if node.get("uri") == callback_url:
@@ -346,7 +274,7 @@ class ShopifyClient:
             enum = _webhook_enum(topic)
             if enum not in existing:
                 variables = {"topic": enum, "uri": callback_url}
-                result = self.execute(WEBHOOK_CREATE_MUTATION, variables, "WebhookSubscriptionCreate")
+                result = self.execute(q.WEBHOOK_CREATE_MUTATION, variables, "WebhookSubscriptionCreate")
                 created = result["webhookSubscriptionCreate"]
                 if created.get("userErrors"):
                     raise ApiError(f"webhook {topic} refused: {created['userErrors']}", status=200, code="USER_ERRORS")
@@ -356,7 +284,7 @@ class ShopifyClient:
 
     def abandoned_checkouts(self, after: str | None = None, first: int = 100) -> tuple[list[dict], str | None]:
         variables = {"first": first, "after": after}
-        data = self.execute(ABANDONED_CHECKOUTS_QUERY, variables, "AbandonedCheckouts", estimated_cost=first * 6 + 2)
+        data = self.execute(q.ABANDONED_CHECKOUTS_QUERY, variables, "AbandonedCheckouts", estimated_cost=first * 6 + 2)
         return _page(data["abandonedCheckouts"])
 
 

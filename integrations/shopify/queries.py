@@ -1,0 +1,74 @@
+"""Every GraphQL document the Shopify client sends, as module-level constants (so that each one
+can be checked against Shopify's published Admin API schema and its access scopes)."""
+
+CUSTOMER_FIELDS = """
+  id firstName lastName email phone locale tags numberOfOrders updatedAt
+  amountSpent { amount currencyCode }
+  lastOrder { createdAt }
+  defaultAddress { countryCodeV2 }
+  smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt consentCollectedFrom }
+"""
+
+SHOP_QUERY = """query ShopInfo {
+  shop { name currencyCode ianaTimezone myshopifyDomain billingAddress { countryCodeV2 } }
+  shopLocales { locale primary }
+}"""
+
+CUSTOMERS_QUERY = (
+    "query CustomersPage($first: Int!, $after: String, $query: String) {\n"
+    "  customers(first: $first, after: $after, query: $query) {\n"
+    "    edges { cursor node { " + CUSTOMER_FIELDS + " } }\n"
+    "    pageInfo { hasNextPage endCursor }\n"
+    "  }\n"
+    "}"
+)
+
+CUSTOMERS_COUNT_QUERY = """query CustomersCount($query: String) {
+  customersCount(query: $query) { count precision }
+}"""
+
+BULK_RUN_MUTATION = """mutation StartBulkCustomers($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation { id status }
+    userErrors { field message code }
+  }
+}"""
+
+BULK_NODE_QUERY = """query BulkOperation($id: ID!) {
+  node(id: $id) {
+    ... on BulkOperation { id status errorCode objectCount url partialDataUrl createdAt completedAt }
+  }
+}"""
+
+SMS_CONSENT_MUTATION = """mutation SmsConsentUpdate($input: CustomerSmsMarketingConsentUpdateInput!) {
+  customerSmsMarketingConsentUpdate(input: $input) {
+    customer { id smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt consentCollectedFrom } }
+    userErrors { field message code }
+  }
+}"""
+
+WEBHOOKS_QUERY = """query WebhookSubscriptions($first: Int!, $after: String) {
+  webhookSubscriptions(first: $first, after: $after) {
+    edges { cursor node { id topic uri } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+WEBHOOK_CREATE_MUTATION = """mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}"""
+
+ABANDONED_CHECKOUTS_QUERY = """query AbandonedCheckouts($first: Int!, $after: String) {
+  abandonedCheckouts(first: $first, after: $after) {
+    edges { cursor node {
+      id name abandonedCheckoutUrl createdAt updatedAt completedAt
+      totalPriceSet { shopMoney { amount currencyCode } }
+      customer { id firstName lastName email phone }
+      lineItems(first: 5) { edges { node { title quantity variantTitle product { id } } } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
