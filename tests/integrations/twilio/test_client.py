@@ -12,7 +12,6 @@ import pytest
 from integrations.errors import ApiError, RateLimited, Unauthorized
 from integrations.outcome import OutcomeUnknown
 from integrations.twilio.client import InvalidNumber, OptedOut, TwilioClient
-from integrations.twilio.sandbox_list import add_messages_list
 from tests.integrations.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, FAST, SENDER
 
 CUSTOMER = "+33612345678"
@@ -120,7 +119,6 @@ def test_timeout_after_sending_is_an_unknown_outcome_and_find_sent_settles_it(sa
     before = datetime.now(UTC) - timedelta(seconds=1)
     client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, from_number=SENDER, base_url=sandbox_url,
                           timeout=0.2, retry_policy=FAST)
-    add_messages_list(sandbox)
     sandbox.stall_next(1, seconds=0.6)
     # when we send
     with pytest.raises(OutcomeUnknown):

@@ -20,7 +20,6 @@ from integrations.sms import (
     WebhookRequest,
 )
 from integrations.twilio.provider import TwilioProvider
-from integrations.twilio.sandbox_list import add_messages_list
 from tests.integrations.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, FAST, SENDER
 
 CUSTOMER = "+33612345678"
@@ -29,7 +28,6 @@ CALLBACK = "https://parlons.example/webhooks/twilio/status"
 
 @pytest.fixture
 def provider(sandbox, sandbox_url, sleeps) -> TwilioProvider:
-    add_messages_list(sandbox)
     return TwilioProvider(ACCOUNT_SID, AUTH_TOKEN, base_url=sandbox_url, retry_policy=FAST,
                           sleep=sleeps.append)
 

@@ -2,8 +2,8 @@
 
 Filters `To`, `From` and `DateSent` (`DateSent`, `DateSent<`, `DateSent>` with a YYYY-MM-DD
 date in GMT), `PageSize` (default 50, at most 1000) and `Page`/`PageToken` paging; most recent
-first; HTTP Basic auth as for every resource. `add_messages_list` registers it on a
-`TwilioSandbox`'s app before it serves its first request.
+first; HTTP Basic auth as for every resource. `add_messages_list` registers it on the
+sandbox's app.
 """
 
 from __future__ import annotations
@@ -11,19 +11,17 @@ from __future__ import annotations
 import hmac
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from flask import jsonify, request
+from flask import Flask, jsonify, request
 
-from integrations.twilio.sandbox import API, TwilioSandbox
+from integrations.twilio.sandbox.messages import API, twilio_error
+
+if TYPE_CHECKING:
+    from integrations.twilio.sandbox import TwilioSandbox
 
 MAX_PAGE_SIZE = 1000
-
-
-def _error(status: int, code: int, message: str):
-    body = {"code": code, "message": message, "status": status,
-            "more_info": f"https://www.twilio.com/docs/errors/{code}"}
-    return jsonify(body), status
 
 
 def _when(value: str | None) -> datetime:
@@ -37,25 +35,25 @@ def _date_filter(args) -> tuple[str, date] | None:
     return None
 
 
-def add_messages_list(sandbox: TwilioSandbox) -> None:
-    @sandbox.app.get(f"{API}/Accounts/<account_sid>/Messages.json", endpoint="list_messages")
+def add_messages_list(sandbox: TwilioSandbox, app: Flask) -> None:
+    @app.get(f"{API}/Accounts/<account_sid>/Messages.json", endpoint="list_messages")
     def list_messages(account_sid):
         auth = request.authorization
         if (auth is None or not hmac.compare_digest(auth.username or "", sandbox.account_sid)
                 or not hmac.compare_digest(auth.password or "", sandbox.auth_token)):
-            response, status = _error(401, 20003, "Authenticate")
+            response, status = twilio_error(401, 20003, "Authenticate")
             response.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
             return response, status
         if account_sid != sandbox.account_sid:
-            return _error(404, 20404, f"The requested resource {request.path} was not found")
+            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
         try:
             size = int(request.args.get("PageSize", 50))
             page = int(request.args.get("Page", 0))
             sent = _date_filter(request.args)
         except ValueError as error:
-            return _error(400, 20001, f"Invalid filter: {error}")
+            return twilio_error(400, 20001, f"Invalid filter: {error}")
         if not 1 <= size <= MAX_PAGE_SIZE or page < 0:
-            return _error(400, 20001, "PageSize must be between 1 and 1000 and Page at least 0")
+            return twilio_error(400, 20001, "PageSize must be between 1 and 1000 and Page at least 0")
         rows = sandbox.messages()
         for field, key in (("to", "To"), ("from", "From")):
             if key in request.args:

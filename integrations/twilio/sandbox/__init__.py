@@ -12,92 +12,33 @@ from __future__ import annotations
 
 import hmac
 import mimetypes
-import re
 import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
-import phonenumbers
 import requests
 from flask import Flask, jsonify, request
 from twilio.request_validator import RequestValidator
 
-API = "/2010-04-01"
-IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
-IDEMPOTENCY_WINDOW = 24 * 3600
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+from integrations.twilio.sandbox.listing import add_messages_list
+from integrations.twilio.sandbox.messages import (
+    API,
+    DELIVERY_ERRORS,
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_WINDOW,
+    PostedCallback,
+    SandboxMessage,
+    count_segments,
+    country_of,
+    failure,
+    is_e164,
+    rfc2822,
+    twilio_error,
 )
-GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
-DELIVERY_ERRORS = {30003: "Unreachable destination handset", 30005: "Unknown destination handset",
-                   30006: "Landline or unreachable carrier", 30008: "Unknown error"}
-
-
-def count_segments(body: str) -> int:
-    """Parts an SMS body takes: GSM-7 160 (153 per part), else UCS-2 70 (67 per part)."""
-    if all(char in GSM7_BASIC or char in GSM7_EXTENDED for char in body):
-        units, single, part = sum(2 if c in GSM7_EXTENDED else 1 for c in body), 160, 153
-    else:
-        units, single, part = len(body.encode("utf-16-le")) // 2, 70, 67
-    return 1 if units <= single else -(-units // part)
-
-
-def _rfc2822(moment: datetime | None) -> str | None:
-    return moment.strftime("%a, %d %b %Y %H:%M:%S +0000") if moment else None
-
-
-def _error(status: int, code: int, message: str):
-    body = {"code": code, "message": message, "status": status,
-            "more_info": f"https://www.twilio.com/docs/errors/{code}"}
-    return jsonify(body), status
-
-
-@dataclass
-class SandboxMessage:
-    sid: str
-    account_sid: str
-    to: str
-    from_: str | None
-    body: str
-    direction: str
-    status: str
-    messaging_service_sid: str | None = None
-    status_callback: str | None = None
-    media_urls: tuple[str, ...] = ()
-    error_code: int | None = None
-    error_message: str | None = None
-    date_created: datetime = field(default_factory=lambda: datetime.now(UTC))
-    date_updated: datetime = field(default_factory=lambda: datetime.now(UTC))
-    date_sent: datetime | None = None
-
-    def resource(self) -> dict[str, Any]:
-        uri = f"{API}/Accounts/{self.account_sid}/Messages/{self.sid}.json"
-        return {
-            "account_sid": self.account_sid, "api_version": "2010-04-01", "body": self.body,
-            "date_created": _rfc2822(self.date_created), "date_sent": _rfc2822(self.date_sent),
-            "date_updated": _rfc2822(self.date_updated), "direction": self.direction,
-            "error_code": self.error_code, "error_message": self.error_message,
-            "from": self.from_, "messaging_service_sid": self.messaging_service_sid,
-            "num_media": str(len(self.media_urls)), "num_segments": str(count_segments(self.body)),
-            "price": None, "price_unit": "USD", "sid": self.sid, "status": self.status,
-            "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
-            "to": self.to, "uri": uri,
-        }
-
-
-@dataclass(frozen=True)
-class PostedCallback:
-    message_sid: str
-    status: str
-    url: str
-    http_status: int | None
 
 
 class TwilioSandbox:
@@ -233,8 +174,8 @@ class TwilioSandbox:
         if not url:
             raise ValueError(f"no inbound URL for {to}: pass one or add_number({to!r}, sms_url)")
         sid = ("MM" if media_urls else "SM") + uuid.uuid4().hex
-        params = {"ToCountry": _country(to), "ToState": "", "ToCity": "", "ToZip": "",
-                  "FromCountry": _country(from_), "FromState": "", "FromCity": "", "FromZip": "",
+        params = {"ToCountry": country_of(to), "ToState": "", "ToCity": "", "ToZip": "",
+                  "FromCountry": country_of(from_), "FromState": "", "FromCity": "", "FromZip": "",
                   "SmsMessageSid": sid, "SmsSid": sid, "MessageSid": sid, "SmsStatus": "received",
                   "NumMedia": str(len(media_urls)), "NumSegments": str(count_segments(body)),
                   "Body": body, "To": to, "From": from_, "AccountSid": self.account_sid,
@@ -258,11 +199,11 @@ class TwilioSandbox:
                 auth = request.authorization
                 if (auth is None or not hmac.compare_digest(auth.username or "", self.account_sid)
                         or not hmac.compare_digest(auth.password or "", self.auth_token)):
-                    response, status = _error(401, 20003, "Authenticate")
+                    response, status = twilio_error(401, 20003, "Authenticate")
                     response.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
                     return response, status
                 if account_sid != self.account_sid:
-                    return _error(404, 20404, f"The requested resource {request.path} was not found")
+                    return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
                 return view(**kwargs)
             return wrapper
 
@@ -277,7 +218,7 @@ class TwilioSandbox:
             with self._lock:
                 message = self._messages.get(sid)
                 if message is None:
-                    return _error(404, 20404, f"The requested resource {request.path} was not found")
+                    return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
                 return jsonify(message.resource())
 
         @app.get(f"{API}/Accounts/<account_sid>.json")
@@ -303,7 +244,7 @@ class TwilioSandbox:
         def update_number(sid):
             number = self._numbers.get(sid)
             if number is None:
-                return _error(404, 20404, f"The requested resource {request.path} was not found")
+                return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
             for field_name, key in (("SmsUrl", "sms_url"), ("SmsMethod", "sms_method")):
                 if field_name in request.form:
                     number[key] = request.form[field_name]
@@ -327,11 +268,12 @@ class TwilioSandbox:
                 return jsonify({"error": str(error)}), 502
             return jsonify({"message_sid": message.sid, "app_status": answer.status_code})
 
+        add_messages_list(self, app)
         return app
 
     def _number(self, number: dict[str, Any]) -> dict[str, Any]:
         return {**number, "account_sid": self.account_sid,
-                "date_created": _rfc2822(number["date_created"]),
+                "date_created": rfc2822(number["date_created"]),
                 "capabilities": {"sms": True, "mms": True, "voice": True},
                 "uri": f"{API}/Accounts/{self.account_sid}/IncomingPhoneNumbers/{number['sid']}.json"}
 
@@ -345,7 +287,7 @@ class TwilioSandbox:
     def _create(self, form, token: str | None):
         fail = self._fail[1:] if self._take_switch(self._fail) else None
         if fail and not fail[1]:
-            return _failure(fail[0])
+            return failure(fail[0])
         message, created = self._find_by_token(token), False
         if message is None:
             to = form.get("To", "")
@@ -353,23 +295,23 @@ class TwilioSandbox:
             sender = form.get("From") or None
             service = form.get("MessagingServiceSid") or None
             if not to:
-                return _error(400, 21604, "A 'To' phone number is required.")
+                return twilio_error(400, 21604, "A 'To' phone number is required.")
             if not (sender or service):
-                return _error(400, 21603, "A 'From' phone number is required.")
+                return twilio_error(400, 21603, "A 'From' phone number is required.")
             if not body and not form.getlist("MediaUrl"):
-                return _error(400, 21602, "Message body is required.")
+                return twilio_error(400, 21602, "Message body is required.")
             if len(body) > 1600:
-                return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
-            if not _is_e164(to):
-                return _error(400, 21211, f"Invalid 'To' Phone Number: {to}")
+                return twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+            if not is_e164(to):
+                return twilio_error(400, 21211, f"Invalid 'To' Phone Number: {to}")
             if to in self._opted_out:
-                return _error(400, 21610, "Attempt to send to unsubscribed recipient")
+                return twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
             message, created = self._store(to, sender, service, body, form), True
             if token:
                 with self._lock:
                     self._tokens[token] = (message.sid, time.time())
         if fail:
-            return _failure(fail[0])
+            return failure(fail[0])
         if self._take_switch(self._stall):
             time.sleep(self._stall[1])
         return jsonify(message.resource()), 201 if created else 200
@@ -397,25 +339,3 @@ class TwilioSandbox:
             if self.deliver:
                 self._pending.extend((message.sid, step) for step in steps)
         return message
-
-
-def _failure(status: int):
-    if status == 429:
-        return _error(429, 20429, "Too Many Requests")
-    return _error(status, 20500, "An internal server error has occurred")
-
-
-def _is_e164(number: str) -> bool:
-    if not E164.match(number):
-        return False
-    try:
-        return phonenumbers.is_possible_number(phonenumbers.parse(number))
-    except phonenumbers.NumberParseException:
-        return False
-
-
-def _country(e164: str) -> str:
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or ""
-    except phonenumbers.NumberParseException:
-        return ""
