@@ -6,7 +6,8 @@ callbacks land in `apply_status`. A message is never claimed twice and never sil
 
 - `scheduled` waiting for its `send_at` (deferred ones say why in `status_reason`)
 - `sending` claimed by a worker
-- `sent` handed to the provider; then `delivered`, `undelivered` or `failed` (final)
+- `sent` handed to the provider; then `delivered`, `partially_delivered` (some parts of a split
+  message only), `undelivered` or `failed` (final)
 - `suppressed` not sent, and why (opted out, no consent, cap reached, shop uninstalled…)
 - `cancelled` no longer wanted (an order ended the cart flow, the contact opted out…)
 """
@@ -24,12 +25,14 @@ from automations import caps, chunk, windows
 from automations.models import Contact, FlowRun, Message, Shop, TimelineEntry
 from automations.shops import policy_for
 
-FINAL = frozenset({"delivered", "undelivered", "failed", "suppressed", "cancelled"})
+FINAL = frozenset({"delivered", "partially_delivered", "undelivered", "failed", "suppressed", "cancelled"})
 # Provider statuses, in the order a message moves through them.
-_RANK = {"scheduled": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
+_RANK = {"scheduled": 0, "sending": 1, "sent": 2, "delivered": 3, "partially_delivered": 3, "undelivered": 3,
+         "failed": 3}
 _PROVIDER_STATUS = {
     "accepted": "sent", "queued": "sent", "sending": "sent", "sent": "sent",
     "delivered": "delivered", "read": "delivered", "undelivered": "undelivered",
+    "partially_delivered": "partially_delivered",  # some parts of a split message only
     "failed": "failed", "canceled": "failed", "cancelled": "failed",
 }
 

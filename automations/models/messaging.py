@@ -53,7 +53,7 @@ class Message(Base):
     encoding: Mapped[str | None] = mapped_column(sa.String(8))
     segments: Mapped[int | None]
     cost: Mapped[str | None] = mapped_column(sa.String(16))
-    status: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(32))
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
     provider: Mapped[str | None] = mapped_column(sa.String(32))
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(64))
