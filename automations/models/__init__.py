@@ -2,21 +2,16 @@
 
 The database is the system of record for shops, contacts and their consent ledger, store events,
 rules, messages, conversations, links and the outbox of writes to the CRM. Schema changes go
-through Alembic migrations (connector/migrations). A new domain gets its own module here, imported
-below so that every table is known to `Base.metadata`.
+through Alembic migrations (connector/migrations). A new domain is a module of its own
+that lists its tables in `__all__`, plus one line below: the package exports them and
+`Base.metadata` knows them.
 """
 
-from automations.models.base import NAMING, Base, UTCDateTime, utcnow
-from automations.models.commerce import Checkout, Order, StoreEvent
-from automations.models.contacts import ConsentEvent, Contact
-from automations.models.flows import FlowRun, Rule, RuleVersion, Template
-from automations.models.messaging import Conversation, Link, LinkClick, Message
-from automations.models.outbox import OutboundWrite, TimelineEntry
-from automations.models.shops import Installation, Shop
-from automations.models.sync import DataExport, SyncState
-
-__all__ = [
-    "NAMING", "Base", "Checkout", "ConsentEvent", "Contact", "Conversation", "DataExport", "FlowRun",
-    "Installation", "Link", "LinkClick", "Message", "Order", "OutboundWrite", "Rule", "RuleVersion",
-    "Shop", "StoreEvent", "SyncState", "Template", "TimelineEntry", "UTCDateTime", "utcnow",
-]
+from automations.models.base import *  # noqa: F403
+from automations.models.commerce import *  # noqa: F403
+from automations.models.contacts import *  # noqa: F403
+from automations.models.flows import *  # noqa: F403
+from automations.models.messaging import *  # noqa: F403
+from automations.models.outbox import *  # noqa: F403
+from automations.models.shops import *  # noqa: F403
+from automations.models.sync import *  # noqa: F403

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+__all__ = ["NAMING", "Base", "UTCDateTime", "utcnow"]
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

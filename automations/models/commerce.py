@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from automations.models.base import Base, utcnow
 
+__all__ = ["StoreEvent", "Checkout", "Order"]
+
 
 class StoreEvent(Base):
     """An incoming delivery from an outside system, stored before anything acts on it."""

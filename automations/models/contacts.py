@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from automations.models.base import Base, utcnow
 from automations.models.shops import Shop
 
+__all__ = ["Contact", "ConsentEvent"]
+
 
 class Contact(Base):
     __tablename__ = "contacts"

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from automations.models.base import Base, utcnow
 
+__all__ = ["Rule", "RuleVersion", "Template", "FlowRun"]
+
 
 class Rule(Base):
     """An automation rule, stored as validated data (see automations.rules)."""

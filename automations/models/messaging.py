@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from automations.models.base import Base, utcnow
 from automations.models.flows import FlowRun
 
+__all__ = ["Conversation", "Message", "Link", "LinkClick"]
+
 
 class Conversation(Base):
     __tablename__ = "conversations"

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from automations.models.base import Base, utcnow
 
+__all__ = ["TimelineEntry", "OutboundWrite"]
+
 
 class TimelineEntry(Base):
     """Outbox of writes to the CRM timeline: one row per thing to show, written exactly once."""

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from automations.models.base import Base, utcnow
 
+__all__ = ["SyncState", "DataExport"]
+
 
 class SyncState(Base):
     __tablename__ = "sync_states"

@@ -204,9 +204,7 @@ class ShopifyClient:
         return int((data.get("customersCount") or {}).get("count") or 0)
 
     def start_bulk_customers(self, updated_since: datetime | None = None) -> str:
-        search = _updated_filter(updated_since)
-        args = f"(query: {json.dumps(search)})" if search else ""
-        inner = "{ customers" + args + " { edges { node { " + q.CUSTOMER_FIELDS + " } } } }"
+        inner = q.bulk_customers_query(_updated_filter(updated_since))
         data = self.execute(q.BULK_RUN_MUTATION, {"query": inner}, "StartBulkCustomers")
         result = data["bulkOperationRunQuery"]
         if result.get("userErrors"):

@@ -1,6 +1,8 @@
 """Every GraphQL document the Shopify client sends, as module-level constants (so that each one
 can be checked against Shopify's published Admin API schema and its access scopes)."""
 
+import json
+
 CUSTOMER_FIELDS = """
   id firstName lastName email phone locale tags numberOfOrders updatedAt
   amountSpent { amount currencyCode }
@@ -33,6 +35,17 @@ BULK_RUN_MUTATION = """mutation StartBulkCustomers($query: String!) {
     userErrors { field message code }
   }
 }"""
+
+# What a bulk operation runs: a document without variables, so a filter is written into it.
+BULK_CUSTOMERS_QUERY = "{ customers { edges { node { " + CUSTOMER_FIELDS + " } } } }"
+
+
+def bulk_customers_query(search: str | None) -> str:
+    """BULK_CUSTOMERS_QUERY limited to the customers matching `search` (Shopify's search syntax)."""
+    if not search:
+        return BULK_CUSTOMERS_QUERY
+    return BULK_CUSTOMERS_QUERY.replace("{ customers ", f"{{ customers(query: {json.dumps(search)}) ", 1)
+
 
 BULK_NODE_QUERY = """query BulkOperation($id: ID!) {
   node(id: $id) {
