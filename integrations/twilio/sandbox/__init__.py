@@ -10,14 +10,12 @@ Callbacks wait in a queue: `deliver_pending()` posts them now (deterministic tes
 
 from __future__ import annotations
 
-import hmac
 import mimetypes
 import threading
 import time
 import uuid
 from collections import deque
 from datetime import UTC, datetime
-from functools import wraps
 from typing import Any
 
 import requests
@@ -32,6 +30,7 @@ from integrations.twilio.sandbox.messages import (
     IDEMPOTENCY_WINDOW,
     PostedCallback,
     SandboxMessage,
+    authenticated,
     count_segments,
     country_of,
     failure,
@@ -193,27 +192,15 @@ class TwilioSandbox:
     def create_app(self) -> Flask:
         app = Flask("twilio_sandbox")
 
-        def authenticated(view):
-            @wraps(view)
-            def wrapper(account_sid, **kwargs):
-                auth = request.authorization
-                if (auth is None or not hmac.compare_digest(auth.username or "", self.account_sid)
-                        or not hmac.compare_digest(auth.password or "", self.auth_token)):
-                    response, status = twilio_error(401, 20003, "Authenticate")
-                    response.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
-                    return response, status
-                if account_sid != self.account_sid:
-                    return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
-                return view(**kwargs)
-            return wrapper
+        authenticated_ = authenticated(self.account_sid, self.auth_token)
 
-        @app.post(f"{API}/Accounts/<account_sid>/Messages.json")
-        @authenticated
+        @app.post(f"{API}/Accounts/<account_sid_in_path>/Messages.json")
+        @authenticated_
         def create_message():
             return self._create(request.form, request.headers.get(IDEMPOTENCY_HEADER))
 
-        @app.get(f"{API}/Accounts/<account_sid>/Messages/<sid>.json")
-        @authenticated
+        @app.get(f"{API}/Accounts/<account_sid_in_path>/Messages/<sid>.json")
+        @authenticated_
         def fetch_message(sid):
             with self._lock:
                 message = self._messages.get(sid)
@@ -221,16 +208,16 @@ class TwilioSandbox:
                     return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
                 return jsonify(message.resource())
 
-        @app.get(f"{API}/Accounts/<account_sid>.json")
-        @authenticated
+        @app.get(f"{API}/Accounts/<account_sid_in_path>.json")
+        @authenticated_
         def fetch_account():
             return jsonify({"sid": self.account_sid, "friendly_name": "Parlons sandbox",
                             "status": "active", "type": "Full", "auth_token": self.auth_token,
                             "owner_account_sid": self.account_sid,
                             "uri": f"{API}/Accounts/{self.account_sid}.json"})
 
-        @app.get(f"{API}/Accounts/<account_sid>/IncomingPhoneNumbers.json")
-        @authenticated
+        @app.get(f"{API}/Accounts/<account_sid_in_path>/IncomingPhoneNumbers.json")
+        @authenticated_
         def list_numbers():
             wanted = request.args.get("PhoneNumber")
             found = [self._number(n) for n in self._numbers.values()
@@ -239,8 +226,8 @@ class TwilioSandbox:
                             "next_page_uri": None, "previous_page_uri": None,
                             "uri": request.full_path})
 
-        @app.post(f"{API}/Accounts/<account_sid>/IncomingPhoneNumbers/<sid>.json")
-        @authenticated
+        @app.post(f"{API}/Accounts/<account_sid_in_path>/IncomingPhoneNumbers/<sid>.json")
+        @authenticated_
         def update_number(sid):
             number = self._numbers.get(sid)
             if number is None:

@@ -8,7 +8,6 @@ sandbox's app.
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
@@ -16,7 +15,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, jsonify, request
 
-from integrations.twilio.sandbox.messages import API, twilio_error
+from integrations.twilio.sandbox.messages import API, authenticated, twilio_error
 
 if TYPE_CHECKING:
     from integrations.twilio.sandbox import TwilioSandbox
@@ -36,16 +35,9 @@ def _date_filter(args) -> tuple[str, date] | None:
 
 
 def add_messages_list(sandbox: TwilioSandbox, app: Flask) -> None:
-    @app.get(f"{API}/Accounts/<account_sid>/Messages.json", endpoint="list_messages")
-    def list_messages(account_sid):
-        auth = request.authorization
-        if (auth is None or not hmac.compare_digest(auth.username or "", sandbox.account_sid)
-                or not hmac.compare_digest(auth.password or "", sandbox.auth_token)):
-            response, status = twilio_error(401, 20003, "Authenticate")
-            response.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
-            return response, status
-        if account_sid != sandbox.account_sid:
-            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
+    @app.get(f"{API}/Accounts/<account_sid_in_path>/Messages.json", endpoint="list_messages")
+    @authenticated(sandbox.account_sid, sandbox.auth_token)
+    def list_messages():
         try:
             size = int(request.args.get("PageSize", 50))
             page = int(request.args.get("Page", 0))
