@@ -155,7 +155,11 @@ class AccessIndex:
         found = [self.field(parent, field), self.type(returns)]
         if returns in self._connections:
             found.append(self.type(self._connections[returns]))
-        return [requirement for requirement in found if requirement is not None]
+        unique: dict[str, Requirement] = {}
+        for requirement in found:
+            if requirement is not None:
+                unique.setdefault(requirement.text, requirement)
+        return list(unique.values())
 
     def webhook_topic(self, topic: str) -> Requirement | None:
         """What subscribing to a topic (`ORDERS_CREATE`) needs; None when it needs no scope."""
