@@ -72,14 +72,13 @@ class _UsageVisitor(Visitor):
 
     def enter_argument(self, node: ArgumentNode, _key, _parent, _path, ancestors) -> None:
         argument = self.type_info.get_argument()
-        field = self.type_info.get_field_def()
         parent = self.type_info.get_parent_type()
-        if argument is None or field is None or parent is None:
+        field = next((a for a in reversed(ancestors) if isinstance(a, FieldNode)), None)
+        if argument is None or parent is None or field is None or not argument.deprecation_reason:
             return
-        where = tuple(document_path(list(ancestors)))
-        if argument.deprecation_reason:
-            coordinate = f"{parent.name}.{where[-1] if where else '?'}({node.name.value}:)"
-            self.deprecations.append(Deprecation(coordinate, argument.deprecation_reason, where))
+        coordinate = f"{parent.name}.{field.name.value}({node.name.value}:)"
+        self.deprecations.append(Deprecation(coordinate, argument.deprecation_reason,
+                                             tuple(document_path(list(ancestors)))))
 
     def enter_enum_value(self, node: EnumValueNode, *_args) -> None:
         enum = get_named_type(self.type_info.get_input_type())

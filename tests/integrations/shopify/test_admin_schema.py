@@ -172,6 +172,13 @@ def test_deprecated_fields_are_reported_with_their_replacement(pinned):
     assert "defaultPhoneNumber.marketingState" in used["Customer.smsMarketingConsent"]
 
 
+def test_deprecated_arguments_are_reported_under_their_field(pinned):
+    check = pinned.check('query { hooks: webhookSubscriptions(first: 1, callbackUrl: "https://a.example") '
+                         "{ nodes { id } } }")
+    assert [(d.coordinate, d.reason) for d in check.deprecations] == [
+        ("QueryRoot.webhookSubscriptions(callbackUrl:)", "Use `uri` instead.")]
+
+
 # In 2026-01 and 2026-04 the consent fields that replace `Customer.smsMarketingConsent`
 # (`defaultPhoneNumber.marketingState`, ...) are deprecated in turn, in favour of
 # `defaultPhoneNumber.smsMarketingConsent`, which only exists from 2026-10: they are the only way.
