@@ -4,14 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench lock audit clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 run: setup
@@ -23,6 +24,15 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
+
+# After changing dependencies in pyproject.toml: pin them all again (commit requirements.lock).
+lock: setup
+	$(BIN)/pip-compile --quiet --extra dev --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links -o requirements.lock pyproject.toml
+
+# Known vulnerabilities in the pinned dependencies (needs a vulnerability database online).
+audit: setup
+	$(BIN)/pip-audit --requirement requirements.lock --no-deps --disable-pip --strict
 
 bench: setup
 	$(BIN)/python bench/run_all.py

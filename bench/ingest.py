@@ -58,7 +58,7 @@ def load(port: int, path: str, seconds: float, connections: int, signed: bool) -
                     conn.request("POST", path, body=body, headers={
                         "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
                         "X-Shopify-Hmac-Sha256": signature, "X-Shopify-Shop-Domain": SHOP,
-                        "X-Shopify-Webhook-Id": uuid.uuid4().hex})
+                        "X-Shopify-Webhook-Id": uuid.uuid4().hex, "X-Shopify-Event-Id": uuid.uuid4().hex})
                 else:
                     conn.request("GET", path)
                 response = conn.getresponse()

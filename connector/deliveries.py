@@ -45,7 +45,7 @@ def record_delivery(
 def _insert_once(dialect: str):  # noqa: ANN202 - a dialect-specific Insert
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = StoreEvent.__table__
-    return insert(table).on_conflict_do_nothing(index_elements=["source", "delivery_id"]).returning(
+    return insert(table).on_conflict_do_nothing().returning(
         table.c.id, table.c.source, table.c.delivery_id
     )
 
@@ -100,9 +100,10 @@ class DeliveryWriter:
         self._write_batch = self._write_sqlite if engine.dialect.name == "sqlite" else self._write
 
     def record(self, *, source: str, delivery_id: str, topic: str, shop_id: int | None,
-               payload: str) -> int | None:
-        """The new row's id, or None when (source, delivery_id) was already stored."""
-        mine = _Pending((source, delivery_id, topic, shop_id, payload))
+               payload: str, event_id: str | None = None) -> int | None:
+        """The new row's id, or None when (source, delivery_id), or (source, event_id) when
+        given, was already stored."""
+        mine = _Pending((source, delivery_id, topic, shop_id, payload, event_id))
         with self._lock:
             self._waiting.append(mine)
             lead = not self._writing
@@ -250,15 +251,17 @@ class _BatchInsert:
     """One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING` in the driver's own terms: the
     hot path skips statement compilation, and the driver prepares each batch size's text once."""
 
-    COLUMNS = ("source", "delivery_id", "topic", "shop_id", "payload", "received_at", "status", "outcome")
+    COLUMNS = ("source", "delivery_id", "topic", "shop_id", "payload", "event_id", "received_at", "status",
+               "outcome")
 
     def __init__(self, dialect: sa.Dialect) -> None:
         self.placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
         self.to_db = StoreEvent.__table__.c.received_at.type.bind_processor(dialect) or (lambda v: v)
-        one = ", ".join([self.placeholder] * 6)
+        one = ", ".join([self.placeholder] * 7)
         self.row = f"({one}, 'received', '{{}}')"
         self.head = f"INSERT INTO {StoreEvent.__tablename__} ({', '.join(self.COLUMNS)}) VALUES "
-        self.tail = " ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id, source, delivery_id"
+        # no conflict target: a repeat of (source, delivery_id) or of (source, event_id) is skipped
+        self.tail = " ON CONFLICT DO NOTHING RETURNING id, source, delivery_id"
         self._sql: dict[int, str] = {}
 
     def build(self, rows: list[tuple]) -> tuple[str, list[Any]]:

@@ -17,6 +17,9 @@ class StoreEvent(Base):
     __tablename__ = "store_events"
     __table_args__ = (
         sa.UniqueConstraint("source", "delivery_id"),
+        # one event may come under several delivery ids (Shopify's X-Shopify-Event-Id)
+        sa.Index("uq_store_events_source_event_id", "source", "event_id", unique=True,
+                 postgresql_where=sa.text("event_id IS NOT NULL"), sqlite_where=sa.text("event_id IS NOT NULL")),
         # what the events drain reads: only the events not processed yet are in it
         sa.Index("ix_store_events_pending", "id", postgresql_where=sa.text("status = 'received'"),
                  sqlite_where=sa.text("status = 'received'")),
@@ -27,6 +30,7 @@ class StoreEvent(Base):
     shop_id: Mapped[int | None] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(sa.String(32))
     delivery_id: Mapped[str] = mapped_column(sa.String(128))
+    event_id: Mapped[str | None] = mapped_column(sa.String(128))  # the sender's event, when it names it
     topic: Mapped[str] = mapped_column(sa.String(64))
     payload: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(16), default="received")

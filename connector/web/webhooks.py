@@ -83,7 +83,7 @@ def shopify():
         return too_many(wait, "too many deliveries for this shop: retry later")
     event_id = runtime.deliveries.record(
         source="shopify", delivery_id=delivery_id, topic=topic, shop_id=ref.id,
-        payload=payload,
+        payload=payload, event_id=request.headers.get("X-Shopify-Event-Id") or None,
     )
     if event_id is None:
         return _answer(200, "duplicate")

@@ -24,8 +24,10 @@ def sign(raw: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
 
 
-def shopify_headers(raw: bytes, topic: str, secret: str, *, shop: str = SHOP, webhook_id: str | None = None) -> dict:
+def shopify_headers(raw: bytes, topic: str, secret: str, *, shop: str = SHOP, webhook_id: str | None = None,
+                    event_id: str | None = None) -> dict:
     return {
+        "X-Shopify-Event-Id": event_id or str(uuid.uuid4()),
         "X-Shopify-Topic": topic,
         "X-Shopify-Hmac-Sha256": sign(raw, secret),
         "X-Shopify-Shop-Domain": shop,

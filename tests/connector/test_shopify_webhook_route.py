@@ -124,3 +124,43 @@ def test_concurrent_deliveries_are_each_stored_once(app, shop_id, redis_conn):
         assert len(pending_events(session, 100)) == 40
     # and one drain is on its way for all of them
     assert queued_drains(app) == ["connector.worker.jobs.drain_events"]
+
+
+def test_one_event_delivered_under_two_webhook_ids_is_stored_once(client, app, shop_id):
+    # given an order Shopify delivers twice, under two webhook ids but with one event id
+    raw = (FIXTURES / "orders__create.json").read_bytes()
+    first = post_shopify(client, raw, "orders/create", SECRET, webhook_id="wh-a", event_id="ev-1")
+    again = post_shopify(client, raw, "orders/create", SECRET, webhook_id="wh-b", event_id="ev-1")
+    # and another event of the same order, with an event id of its own
+    other = post_shopify(client, raw, "orders/create", SECRET, webhook_id="wh-c", event_id="ev-2")
+    # then the repeated event is acknowledged as a duplicate, and the other one stored
+    assert [a.json["outcome"] for a in (first, again, other)] == ["stored", "duplicate", "stored"]
+    assert count(app.extensions["parlons"].db, StoreEvent) == 2
+
+
+def test_deliveries_of_one_event_arriving_together_are_stored_once(app, shop_id):
+    import concurrent.futures
+
+    from connector.local.devservers import free_port
+    from integrations.serving import serve
+
+    # given the web app on a real port and four deliveries of one event sent at the same moment
+    server = serve(app, port=free_port())
+    raw = (FIXTURES / "orders__create.json").read_bytes()
+    try:
+        import requests
+
+        from tests.connector.helpers import shopify_headers
+
+        def deliver(n: int) -> str:
+            headers = shopify_headers(raw, "orders/create", SECRET, webhook_id=f"wh-{n}")
+            headers["X-Shopify-Event-Id"] = "ev-together"
+            return requests.post(f"{server.url}/webhooks/shopify", data=raw, headers=headers, timeout=10).json()["outcome"]
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            outcomes = sorted(pool.map(deliver, range(4)))
+    finally:
+        server.stop()
+    # then one is stored and the others are duplicates
+    assert outcomes == ["duplicate", "duplicate", "duplicate", "stored"]
+    assert count(app.extensions["parlons"].db, StoreEvent) == 1

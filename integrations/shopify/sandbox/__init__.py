@@ -65,6 +65,7 @@ class ShopifySandbox(GraphQLOperations):
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._app: Flask | None = None
+        self._event_ids: dict[str, str] = {}  # webhook id -> the event it delivers
 
     # --- seeding and control ---------------------------------------------------------------
 
@@ -128,9 +129,14 @@ class ShopifySandbox(GraphQLOperations):
         return list(self.shops[shop].webhooks)
 
     def emit_webhook(self, topic: str, payload: dict | bytes, app_url: str, secret: str,
-                     webhook_id: str | None = None, *, shop: str | None = None,
+                     webhook_id: str | None = None, *, shop: str | None = None, event_id: str | None = None,
                      api_version: str = "2026-01", timeout: float = 10) -> requests.Response:
-        """POST a webhook to the app like Shopify: the exact bytes, signed, with its headers."""
+        """POST a webhook to the app like Shopify: the exact bytes, signed, with its headers.
+
+        A retry (the same `webhook_id` again) carries the same `X-Shopify-Event-Id`; pass
+        `event_id` to deliver one event again under a new webhook id, as Shopify may."""
+        webhook_id = webhook_id or str(uuid.uuid4())
+        event_id = event_id or self._event_ids.setdefault(webhook_id, str(uuid.uuid4()))
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
         headers = {
@@ -138,9 +144,9 @@ class ShopifySandbox(GraphQLOperations):
             "X-Shopify-Topic": topic,
             "X-Shopify-Hmac-Sha256": signature,
             "X-Shopify-Shop-Domain": shop or next(iter(self.shops), "sandbox.myshopify.com"),
-            "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+            "X-Shopify-Webhook-Id": webhook_id,
             "X-Shopify-API-Version": api_version,
-            "X-Shopify-Event-Id": str(uuid.uuid4()),
+            "X-Shopify-Event-Id": event_id,
             "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
         }
         return requests.post(app_url, data=body, headers=headers, timeout=timeout)
