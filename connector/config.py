@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from integrations.shopify import install as shopify_install
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -26,7 +28,7 @@ class Config:
     # Shopify app
     shopify_api_key: str = ""
     shopify_api_secret: str = ""
-    shopify_scopes: str = "read_customers,write_customers,read_orders,read_checkouts,read_fulfillments"
+    shopify_scopes: str = shopify_install.REQUIRED_SCOPES
     shopify_base_url: str = ""  # empty: the real Shopify; else a sandbox base
     # HubSpot app
     hubspot_client_id: str = ""

@@ -185,7 +185,7 @@ class ShopifyClient:
             "name": shop.get("name"),
             "currency": shop.get("currencyCode"),
             "iana_timezone": shop.get("ianaTimezone"),
-            "country_code": (shop.get("billingAddress") or {}).get("countryCodeV2"),
+            "country_code": (shop.get("shopAddress") or {}).get("countryCodeV2"),
             "primary_locale": primary,
             "myshopify_domain": shop.get("myshopifyDomain"),
         }
@@ -310,8 +310,9 @@ def _parse_time(value: str | None) -> datetime | None:
 
 def customer_to_contact(node: dict) -> tuple[ContactData, ConsentData | None]:
     """A GraphQL Customer node (from a page or a bulk JSONL line) as our contact and consent."""
-    phone = node.get("phone") or (node.get("defaultPhoneNumber") or {}).get("phoneNumber")
-    email = node.get("email") or (node.get("defaultEmailAddress") or {}).get("emailAddress")
+    phone_number = node.get("defaultPhoneNumber") or {}
+    phone = phone_number.get("phoneNumber")
+    email = (node.get("defaultEmailAddress") or {}).get("emailAddress")
     orders = node.get("numberOfOrders")
     contact = ContactData(
         phone=phone or None,
@@ -326,13 +327,12 @@ def customer_to_contact(node: dict) -> tuple[ContactData, ConsentData | None]:
         total_spent=(node.get("amountSpent") or {}).get("amount"),
         last_order_at=_parse_time((node.get("lastOrder") or {}).get("createdAt")),
     )
-    raw = node.get("smsMarketingConsent")
-    if not raw:
+    if not phone_number.get("marketingState"):
         return contact, None
     consent = sms_consent(
-        raw.get("marketingState"),
-        opt_in_level=raw.get("marketingOptInLevel"),
-        consent_updated_at=_parse_time(raw.get("consentUpdatedAt")),
-        collected_from=raw.get("consentCollectedFrom"),
+        phone_number["marketingState"],
+        opt_in_level=phone_number.get("marketingOptInLevel"),
+        consent_updated_at=_parse_time(phone_number.get("marketingUpdatedAt")),
+        collected_from=phone_number.get("marketingCollectedFrom"),
     )
     return contact, consent

@@ -23,6 +23,14 @@ import shopify
 from integrations.errors import ApiError, Unauthorized
 from integrations.retry import RetryPolicy, call_with_retries
 
+# The access the app asks for at install, each for what needs it (checked against Shopify's
+# published schema in tests): write_customers pushes SMS consent back (and grants
+# read_customers: customers, their count and bulk export, the customers/* topics);
+# read_orders: abandoned checkouts, a customer's last order, the orders/* and checkouts/* topics;
+# read_products: the products of abandoned checkouts' line items; read_locales: the shop's
+# locales; read_fulfillments: the fulfillments/* topics (shipments).
+REQUIRED_SCOPES = "write_customers,read_orders,read_products,read_locales,read_fulfillments"
+
 SHOP_DOMAIN_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$")
 STATE_TTL_SECONDS = 600
 _STATE_KEY = "parlons:shopify:oauth_state:{}"

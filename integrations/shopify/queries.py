@@ -4,15 +4,16 @@ can be checked against Shopify's published Admin API schema and its access scope
 import json
 
 CUSTOMER_FIELDS = """
-  id firstName lastName email phone locale tags numberOfOrders updatedAt
+  id firstName lastName locale tags numberOfOrders updatedAt
+  defaultEmailAddress { emailAddress }
+  defaultPhoneNumber { phoneNumber marketingState marketingOptInLevel marketingUpdatedAt marketingCollectedFrom }
   amountSpent { amount currencyCode }
   lastOrder { createdAt }
   defaultAddress { countryCodeV2 }
-  smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt consentCollectedFrom }
 """
 
 SHOP_QUERY = """query ShopInfo {
-  shop { name currencyCode ianaTimezone myshopifyDomain billingAddress { countryCodeV2 } }
+  shop { name currencyCode ianaTimezone myshopifyDomain shopAddress { countryCodeV2 } }
   shopLocales { locale primary }
 }"""
 
@@ -26,7 +27,7 @@ CUSTOMERS_QUERY = (
 )
 
 CUSTOMERS_COUNT_QUERY = """query CustomersCount($query: String) {
-  customersCount(query: $query) { count precision }
+  customersCount(query: $query, limit: null) { count precision }
 }"""
 
 BULK_RUN_MUTATION = """mutation StartBulkCustomers($query: String!) {
@@ -55,7 +56,7 @@ BULK_NODE_QUERY = """query BulkOperation($id: ID!) {
 
 SMS_CONSENT_MUTATION = """mutation SmsConsentUpdate($input: CustomerSmsMarketingConsentUpdateInput!) {
   customerSmsMarketingConsentUpdate(input: $input) {
-    customer { id smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt consentCollectedFrom } }
+    customer { id }
     userErrors { field message code }
   }
 }"""
@@ -79,7 +80,7 @@ ABANDONED_CHECKOUTS_QUERY = """query AbandonedCheckouts($first: Int!, $after: St
     edges { cursor node {
       id name abandonedCheckoutUrl createdAt updatedAt completedAt
       totalPriceSet { shopMoney { amount currencyCode } }
-      customer { id firstName lastName email phone }
+      customer { id firstName lastName defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } }
       lineItems(first: 5) { edges { node { title quantity variantTitle product { id } } } }
     } }
     pageInfo { hasNextPage endCursor }

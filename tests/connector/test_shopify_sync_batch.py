@@ -15,6 +15,7 @@ from automations.contacts import upsert_contact
 from automations.models import ConsentEvent, Contact, OutboundWrite, Shop, TimelineEntry
 from connector.worker import shopify_import
 from integrations.shopify.client import customer_to_contact
+from integrations.shopify.sandbox.store import served
 
 NOW = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
 
@@ -24,7 +25,8 @@ def consent(state: str, at: str | None = "2026-02-01T08:00:00+02:00") -> dict:
             "consentCollectedFrom": "OTHER"}
 
 
-NODES: list[dict[str, Any]] = [
+# Customers as the Admin API serves them (their phone, email and SMS consent in the 2026-01 fields)
+NODES: list[dict[str, Any]] = [served(node) for node in [
     {"id": "gid://shopify/Customer/1", "firstName": "Léa", "lastName": "Martin", "email": " Lea@Example.COM ",
      "phone": "+33612345678", "locale": "fr", "tags": ["vip", "été"], "numberOfOrders": "3",
      "amountSpent": {"amount": "119.70"}, "lastOrder": {"createdAt": "2026-02-20T18:45:12.5-05:00"},
@@ -38,7 +40,7 @@ NODES: list[dict[str, Any]] = [
      "updatedAt": "2026-02-28T10:00:03Z", "smsMarketingConsent": None},
     {"id": "gid://shopify/Customer/5", "phone": "06 12 34 56 79", "tags": ["b2b"], "numberOfOrders": "0",
      "updatedAt": "2026-02-28T10:00:04.250Z", "smsMarketingConsent": consent("PENDING")},
-]
+]]
 
 
 def snapshot(session: Session, shop_id: int) -> dict[str, list[dict]]:

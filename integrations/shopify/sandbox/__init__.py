@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import re
 import secrets
 import threading
 import time
@@ -31,7 +30,8 @@ from urllib.parse import urlencode
 import requests
 from flask import Flask, Response, abort, jsonify, redirect, request
 
-from integrations.shopify.install import query_hmac
+from integrations.shopify.admin_schema import AdminSchema, published_versions
+from integrations.shopify.install import REQUIRED_SCOPES, query_hmac
 from integrations.shopify.sandbox.operations import GraphQLOperations
 from integrations.shopify.sandbox.store import ROOT_FIELD_RE, UNAUTHORIZED, Bucket, ShopState, iso
 
@@ -52,8 +52,8 @@ class ShopifySandbox(GraphQLOperations):
         self.bucket_size, self.restore_rate = bucket_size, restore_rate
         self.bulk_delay, self.token_ttl, self.refresh_ttl = bulk_delay, token_ttl, refresh_ttl
         self.shops: dict[str, ShopState] = {}
-        self.tokens: dict[str, tuple[str, float | None]] = {}  # access token -> shop, expires
-        self.refresh_tokens: dict[str, tuple[str, float]] = {}
+        self.tokens: dict[str, tuple[str, float | None, str]] = {}  # access token -> shop, expires, scopes
+        self.refresh_tokens: dict[str, tuple[str, float, str]] = {}  # -> shop, expires, scopes
         self.codes: dict[str, tuple[str, float, str]] = {}  # code -> shop, expires, scope
         self.bulk_files: dict[str, tuple[str, datetime | None]] = {}
         self.requests = 0
@@ -115,10 +115,11 @@ class ShopifySandbox(GraphQLOperations):
             self.shops[shop].checkouts.append(checkout)
             return checkout
 
-    def grant_token(self, shop: str, expires_in: int | None = 3600) -> str:
-        """An access token for `shop` without going through OAuth."""
+    def grant_token(self, shop: str, expires_in: int | None = 3600, scopes: str = REQUIRED_SCOPES) -> str:
+        """An access token for `shop` without going through OAuth (a custom app's, say), holding
+        `scopes` (by default the ones Parlons asks for at install)."""
         token = "shpat_" + secrets.token_hex(16)
-        self.tokens[token] = (shop, None if expires_in is None else self.clock() + expires_in)
+        self.tokens[token] = (shop, None if expires_in is None else self.clock() + expires_in, scopes)
         return token
 
     def throttle_hard(self, every: int = 2, retry_after: float = 0.01) -> None:
@@ -192,7 +193,7 @@ class ShopifySandbox(GraphQLOperations):
                 held = self.refresh_tokens.pop(form.get("refresh_token", ""), None)
                 if held is None or held[0] != shop or held[1] < self.clock():
                     return jsonify(error="invalid_grant", error_description="refresh token is invalid"), 400
-                scope = ""
+                scope = held[2]
             else:
                 held = self.codes.pop(form.get("code", ""), None)
                 if held is None or held[0] != shop or held[1] < self.clock():
@@ -200,21 +201,26 @@ class ShopifySandbox(GraphQLOperations):
                                    error_description="The authorization code was not found or was already used"), 400
                 scope = held[2]
                 if str(form.get("expiring")) not in ("1", "true"):
-                    return jsonify(access_token=self.grant_token(shop, None), scope=scope), 200
-            body = {"access_token": self.grant_token(shop, self.token_ttl), "scope": scope,
+                    return jsonify(access_token=self.grant_token(shop, None, scope), scope=scope), 200
+            body = {"access_token": self.grant_token(shop, self.token_ttl, scope), "scope": scope,
                     "expires_in": self.token_ttl, "refresh_token": "shprt_" + secrets.token_hex(16),
                     "refresh_token_expires_in": self.refresh_ttl}
-            self.refresh_tokens[body["refresh_token"]] = (shop, self.clock() + self.refresh_ttl)
+            self.refresh_tokens[body["refresh_token"]] = (shop, self.clock() + self.refresh_ttl, scope)
             return jsonify(body), 200
 
     def _graphql(self, shop: str, version: str) -> Response | tuple[Response, int]:
         held = self.tokens.get(request.headers.get("X-Shopify-Access-Token", ""))
         if held is None or held[0] != shop or (held[1] is not None and held[1] < self.clock()):
             return jsonify(errors=UNAUTHORIZED), 401
-        if not re.fullmatch(r"\d{4}-\d{2}|unstable", version):
+        if version not in published_versions():
             abort(404)
         body = request.get_json(silent=True) or {}
-        match = ROOT_FIELD_RE.match(body.get("query") or "")
+        schema = AdminSchema.published(version)
+        query, variables = body.get("query") or "", body.get("variables") or {}
+        checked = schema.check(query, variables, body.get("operationName"))
+        if not checked.ok:  # Shopify validates the whole document before running any of it
+            return jsonify(errors=checked.errors)
+        match = ROOT_FIELD_RE.match(query)
         handler = getattr(self, f"_op_{match[1]}", None) if match else None
         state = self.shops[shop]
         with self._lock:
@@ -236,10 +242,15 @@ class ShopifySandbox(GraphQLOperations):
                 return jsonify(errors=[{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
                                extensions={"cost": {"requestedQueryCost": requested, "actualQueryCost": None,
                                                     "throttleStatus": state.bucket.status()}})
-            data, actual = handler(state, variables, body.get("query") or "")
+            data, actual = handler(state, variables, query)
             state.bucket.refund(requested - actual)
             cost = {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": state.bucket.status()}
-            return jsonify(data=data, extensions={"cost": cost})
+        # the selection, aliases and access scopes applied as Shopify does (ACCESS_DENIED fields)
+        answer = schema.answer(query, variables, data, held[2], body.get("operationName"))
+        response = jsonify(**answer, extensions={"cost": cost})
+        if checked.deprecations:
+            response.headers["X-Shopify-API-Deprecated-Reason"] = ", ".join(sorted({d.coordinate for d in checked.deprecations}))
+        return response
 
 
 def create_app(sandbox: ShopifySandbox | None = None) -> Flask:

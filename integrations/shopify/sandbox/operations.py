@@ -23,6 +23,19 @@ from integrations.shopify.sandbox.store import (
     uncursor,
 )
 
+COUNT_LIMIT = 10_000  # customersCount's default limit
+
+
+def _limit_in(query: str, variables: dict) -> int | None:
+    """customersCount's `limit:` as the document gives it (`null`: none; absent: the default)."""
+    found = re.search(r"limit:\s*(null|\d+|\$\w+)", query)
+    if found is None:
+        return COUNT_LIMIT
+    if found[1].startswith("$"):
+        value = variables.get(found[1][1:])
+        return None if value is None else int(value)
+    return None if found[1] == "null" else int(found[1])
+
 
 class GraphQLOperations:
     """Mixed into `ShopifySandbox`: each operation gets the shop's state and the request."""
@@ -37,7 +50,8 @@ class GraphQLOperations:
 
     def _op_shop(self, state: ShopState, variables: dict, query: str) -> tuple[dict, int]:
         shop = {"name": state.name, "currencyCode": state.currency, "ianaTimezone": state.timezone,
-                "myshopifyDomain": state.domain, "billingAddress": {"countryCodeV2": state.country}}
+                "myshopifyDomain": state.domain, "billingAddress": {"countryCodeV2": state.country},
+                "shopAddress": {"countryCodeV2": state.country}}
         return {"shop": shop, "shopLocales": [{"locale": state.locale, "primary": True}]}, 2
 
     def _op_customers(self, state: ShopState, variables: dict, query: str) -> tuple[dict, int]:
@@ -51,6 +65,9 @@ class GraphQLOperations:
     def _op_customersCount(self, state: ShopState, variables: dict, query: str) -> tuple[dict, int]:
         since = UPDATED_RE.search(variables.get("query") or "")
         count = sum(1 for _ in state.customer_indices(-1, parse_time(since[1]) if since else None))
+        limit = _limit_in(query, variables)
+        if limit is not None and count > limit:  # Shopify stops counting at the limit
+            return {"customersCount": {"count": limit, "precision": "AT_LEAST"}}, 1
         return {"customersCount": {"count": count, "precision": "EXACT"}}, 1
 
     def _op_bulkOperationRunQuery(self, state: ShopState, variables: dict, query: str) -> tuple[dict, int]:
@@ -74,7 +91,7 @@ class GraphQLOperations:
 
     def _bulk_status(self, op: dict) -> dict:
         done = self.clock() - op["started"] >= self.bulk_delay
-        node = {"id": op["id"], "status": "COMPLETED" if done else "RUNNING", "errorCode": None,
+        node = {"__typename": "BulkOperation", "id": op["id"], "status": "COMPLETED" if done else "RUNNING", "errorCode": None,
                 "createdAt": op["createdAt"], "completedAt": None, "objectCount": "0", "url": None,
                 "partialDataUrl": None}
         if done:

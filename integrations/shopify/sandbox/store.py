@@ -109,7 +109,7 @@ class ShopState:
         }
 
     def customer(self, i: int) -> dict:
-        return self.overrides.get(i) or self.generated(i)
+        return served(self.overrides.get(i) or self.generated(i))
 
     def index_of(self, gid: str) -> int | None:
         match = re.fullmatch(r"gid://shopify/Customer/(\d+)", gid or "")
@@ -131,3 +131,19 @@ class ShopState:
 
 def connection(edges: list[dict], more: bool) -> dict:
     return {"edges": edges, "pageInfo": {"hasNextPage": more, "endCursor": edges[-1]["cursor"] if edges else None}}
+
+
+def served(node: dict) -> dict:
+    """A customer as the API serves it: its deprecated fields (email, phone, smsMarketingConsent)
+    and their 2026-01 replacements (defaultEmailAddress, defaultPhoneNumber) say the same."""
+    consent = node.get("smsMarketingConsent") or {}
+    current = {
+        "defaultEmailAddress": {"emailAddress": node["email"]} if node.get("email") else None,
+        "defaultPhoneNumber": {
+            "phoneNumber": node["phone"], "marketingState": consent.get("marketingState") or "NOT_SUBSCRIBED",
+            "marketingOptInLevel": consent.get("marketingOptInLevel"),
+            "marketingUpdatedAt": consent.get("consentUpdatedAt"),
+            "marketingCollectedFrom": consent.get("consentCollectedFrom"),
+        } if node.get("phone") else None,
+    }
+    return {**node, **current}

@@ -193,15 +193,11 @@ def test_the_sms_consent_replacement_is_itself_deprecated_until_2026_10(schema):
     assert "smsMarketingConsent" not in phone.fields
 
 
-@pytest.mark.xfail(strict=True, reason="to fix: the client still reads Customer.email, Customer.phone, "
-                                       "Customer.smsMarketingConsent and Shop.billingAddress")
 def test_the_client_uses_no_deprecated_field_that_has_an_undeprecated_replacement(pinned):
     used = {d.coordinate for query, variables in SENT.values() for d in pinned.check(query, variables).deprecations}
     assert used <= NO_UNDEPRECATED_WAY
 
 
-@pytest.mark.xfail(strict=True, reason="to fix: the install asks for neither read_locales "
-                                       "(ShopInfo) nor read_products (abandoned checkouts)")
 def test_the_install_scopes_cover_every_document_the_client_sends(pinned):
     granted = Config().shopify_scopes
     denied = {d.coordinate for query, variables in SENT.values() for d in pinned.check(query, variables).denied(granted)}
@@ -217,7 +213,7 @@ def test_webhook_topics_state_the_scope_they_need(pinned):
 
 SHOP_DATA = {
     "shop": {"name": "Boutique", "currencyCode": "EUR", "ianaTimezone": "Europe/Paris",
-             "myshopifyDomain": "boutique.myshopify.com", "billingAddress": {"countryCodeV2": "FR"}},
+             "myshopifyDomain": "boutique.myshopify.com", "shopAddress": {"countryCodeV2": "FR"}},
     "shopLocales": [{"locale": "fr", "primary": True, "name": "French"}],
 }
 

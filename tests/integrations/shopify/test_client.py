@@ -230,12 +230,14 @@ def test_a_silent_server_times_out_and_is_retried_then_reported():
 
 def test_customer_to_contact_reads_graphql_nodes_and_bulk_lines():
     node = {
-        "id": "gid://shopify/Customer/7", "firstName": "Léa", "lastName": "Petit", "email": "lea@example.com",
-        "phone": "+33612345678", "locale": "fr", "tags": ["vip"], "numberOfOrders": "3",
+        "id": "gid://shopify/Customer/7", "firstName": "Léa", "lastName": "Petit",
+        "defaultEmailAddress": {"emailAddress": "lea@example.com"},
+        "defaultPhoneNumber": {"phoneNumber": "+33612345678", "marketingState": "UNSUBSCRIBED",
+                               "marketingOptInLevel": "SINGLE_OPT_IN", "marketingUpdatedAt": "2026-01-11T08:00:00Z",
+                               "marketingCollectedFrom": "SHOPIFY"},
+        "locale": "fr", "tags": ["vip"], "numberOfOrders": "3",
         "amountSpent": {"amount": "120.50", "currencyCode": "EUR"},
         "lastOrder": {"createdAt": "2026-01-10T08:00:00Z"}, "defaultAddress": {"countryCodeV2": "FR"},
-        "smsMarketingConsent": {"marketingState": "UNSUBSCRIBED", "marketingOptInLevel": "SINGLE_OPT_IN",
-                                "consentUpdatedAt": "2026-01-11T08:00:00Z", "consentCollectedFrom": "SHOPIFY"},
     }
     contact, consent = customer_to_contact(node)
     assert (contact.phone, contact.email, contact.first_name, contact.country) == (
