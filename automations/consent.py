@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import chunk, dispatch
+from automations import chunk, dispatch, webhooks
 from automations.events import CONSENT_STATES, SUBSCRIBED, UNSUBSCRIBED, ConsentData
 from automations.models import ConsentEvent, Contact, FlowRun, OutboundWrite, TimelineEntry
 
@@ -172,6 +172,7 @@ def _queue_writes(session: Session, contact: Contact, entry: ConsentEvent) -> No
             shop_id=contact.shop_id, contact_id=contact.id, target=target, action="consent",
             key=f"consent:{entry.id}:{target}", payload=payload,
         ))
+    webhooks.consent_changed(session, contact, entry)
     stop = " (STOP)" if contact.opted_out_at is not None else ""
     session.add(TimelineEntry(
         shop_id=contact.shop_id, contact_id=contact.id, kind="consent", key=f"consent:{entry.id}",

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from automations import webhooks
 from automations.conversation_flows import Action, ExpectedAnswer, FlowDefinition, Step
 from automations.conversation_texts import (
     checkout_url,
@@ -157,6 +158,7 @@ def handoff(
 ) -> None:
     """Hand the conversation to a person: inbox, automation paused for the contact, timeline."""
     conversation.status = "open" if conversation.status != "assigned" else "assigned"
+    first = conversation.handoff_at is None
     conversation.handoff_at = conversation.handoff_at or now
     conversation.unread_count = (conversation.unread_count or 0) + (1 if inbound else 0)
     conversation.state = {**conversation.state, "automation": "handed_off",
@@ -166,6 +168,8 @@ def handoff(
     ref = inbound.id if inbound is not None else f"c{conversation.id}"
     log_timeline(session, contact, "handoff", f"handoff:{conversation.id}:{ref}",
               f"Handed to a person: {reason}", now, inbound.id if inbound else None)
+    if first:
+        webhooks.handed_off(session, contact, conversation, reason)
     if outcome is not None:
         outcome.handoff = True
         outcome.actions.append("handoff")

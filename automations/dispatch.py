@@ -21,7 +21,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import caps, chunk, windows
+from automations import caps, chunk, webhooks, windows
 from automations.models import Contact, FlowRun, Message, Shop, TimelineEntry
 from automations.shops import policy_for
 
@@ -132,10 +132,12 @@ def record_result(
         message.provider_message_id = provider_message_id
     message.error_code = error_code
     message.status_reason = reason
+    before = message.status
     _move(message, _PROVIDER_STATUS.get(status, "failed"), now)
     if message.status in ("sent", "delivered") and message.sent_at is None:
         message.sent_at = now
     _log(session, message, now)
+    webhooks.message_status_changed(session, message, before)
     session.flush()
     return message
 
@@ -162,6 +164,7 @@ def apply_status(
         if error_code:
             message.error_code = error_code
         _log(session, message, now)
+        webhooks.message_status_changed(session, message, before)
         session.flush()
     return message
 

@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session
 
 from automations.events import DomainEvent
 from automations.models import (
+    ApiKey,
     Checkout,
     ConsentEvent,
     Contact,
     Conversation,
     DataExport,
     FlowRun,
+    IdempotentRequest,
     Installation,
     Link,
     Message,
@@ -27,6 +29,9 @@ from automations.models import (
     SyncState,
     Template,
     TimelineEntry,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 
 REDACTED = "[redacted]"
@@ -134,6 +139,7 @@ def redact_contact(session: Session, contact: Contact, now: datetime) -> int:
     session.execute(sa.update(Checkout).where(Checkout.contact_id == contact.id).values(data={}))
     session.execute(sa.update(Order).where(Order.contact_id == contact.id).values(data={}))
     session.execute(sa.update(DataExport).where(DataExport.contact_id == contact.id).values(payload={}))
+    session.execute(sa.update(WebhookEvent).where(WebhookEvent.contact_id == contact.id).values(data={}))
     return bodies
 
 
@@ -147,8 +153,9 @@ def redact_shop(session: Session, shop: Shop, now: datetime) -> dict[str, Any]:
     """Erase a shop's data (48 h after uninstall Shopify asks for it). The shop row stays as a
     tombstone so late deliveries are recognised and dropped."""
     counts: dict[str, int] = {}
-    # Link clicks go with their links (ON DELETE CASCADE).
-    for model in (Link, TimelineEntry, OutboundWrite, Message, FlowRun,
+    # Link clicks go with their links, webhook attempts with their deliveries (ON DELETE CASCADE).
+    for model in (WebhookDelivery, WebhookEvent, WebhookEndpoint, IdempotentRequest, ApiKey,
+                  Link, TimelineEntry, OutboundWrite, Message, FlowRun,
                   Conversation, ConsentEvent, Checkout, Order, DataExport, SyncState, Template,
                   Rule, Contact, Installation):
         counts[model.__tablename__] = session.execute(

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import consent, keywords
+from automations import consent, keywords, webhooks
 from automations.conversation_flows import FlowDefinition
 from automations.conversation_texts import brand, help_text, language, reply_text
 from automations.conversations import (
@@ -147,6 +147,7 @@ def handle_inbound(
     route(session, shop, contact, inbound, decision, outcome, now)
     if conversation is not None:
         conversation.updated_at = now
+    webhooks.reply_received(session, contact, inbound)
     session.flush()
     return outcome
 
@@ -255,6 +256,7 @@ def _on_inbox(session, shop, contact, inbound, decision, outcome, now) -> None: 
                                     state={"automation": "none"}, created_at=now)
         session.add(conversation)
         session.flush()
+        webhooks.handed_off(session, contact, conversation, "a message outside any conversation")
     elif conversation.status == "waiting":
         conversation.status = "open"
     inbound.conversation_id = conversation.id

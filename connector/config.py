@@ -51,6 +51,9 @@ class Config:
     limit_links: str = "120/minute"
     limit_bad_signatures: str = "30/minute"
     limit_shopify_webhooks: str = "30000/minute"
+    # Outgoing webhooks: endpoints on private, loopback or link-local addresses (and plain http)
+    # are refused unless this is on (a development machine, tests)
+    webhooks_allow_private: bool = False
     trusted_proxies: int = 0  # reverse proxies in front of the web process (client IP, scheme)
     testing: bool = False
     extra: dict[str, str] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from connector.crypto import SecretBox
 from connector.db import Database
 from connector.deliveries import DeliveryWriter
 
-QUEUES = ("events", "dispatch", "crm", "sync")
+QUEUES = ("events", "dispatch", "crm", "sync", "webhooks")
 
 
 class Runtime:
@@ -49,7 +49,7 @@ class Runtime:
         return self._deliveries
 
     def signal(self, kind: str) -> None:
-        """Make sure a drain of `kind` (events, dispatch, crm) looks for work after now."""
+        """Make sure a drain of `kind` (events, dispatch, crm, webhooks) looks for work after now."""
         signals.signal(self.redis, kind, lambda: self.queue(kind).enqueue(signals.DRAINS[kind]))
 
     def queue(self, name: str) -> Queue:

@@ -17,6 +17,7 @@ DRAINS = {
     "events": "connector.worker.jobs.drain_events",
     "dispatch": "connector.worker.jobs.drain_dispatch",
     "crm": "connector.worker.jobs.drain_crm",
+    "webhooks": "connector.worker.webhooks.drain_webhooks",
 }
 DRAIN_FLAG = "parlons:draining:{kind}"
 DRAIN_FLAG_TTL = 120

@@ -68,13 +68,18 @@ def database_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def migrated_database(database_url):
     """The schema as the migrations build it (dropped first, so every run starts clean)."""
-    from automations.models import Base
     from connector.db import Database
 
     db = Database(database_url)
     with db.engine.begin() as conn:
-        Base.metadata.drop_all(conn)
-        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        if conn.dialect.name == "postgresql":
+            # Whatever an earlier run of another branch left (tables this tree does not know).
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        else:
+            present = sa.MetaData()
+            present.reflect(conn)
+            present.drop_all(conn)
     db.upgrade("heads")
     yield db
     db.dispose()

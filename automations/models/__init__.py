@@ -7,6 +7,7 @@ that lists its tables in `__all__`, plus one line below: the package exports the
 `Base.metadata` knows them.
 """
 
+from automations.models.access import *  # noqa: F403
 from automations.models.base import *  # noqa: F403
 from automations.models.commerce import *  # noqa: F403
 from automations.models.contacts import *  # noqa: F403
@@ -15,3 +16,4 @@ from automations.models.messaging import *  # noqa: F403
 from automations.models.outbox import *  # noqa: F403
 from automations.models.shops import *  # noqa: F403
 from automations.models.sync import *  # noqa: F403
+from automations.models.webhooks import *  # noqa: F403

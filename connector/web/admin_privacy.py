@@ -1,8 +1,7 @@
-"""GDPR data-request exports: the list and download in the admin, and `GET /api/v1/exports/<id>`.
+"""GDPR data-request exports: the list and download in the admin (the API's are in api_exports).
 
 Shopify's `customers/data_request` makes an export (automations.privacy); the merchant downloads
-it here and sends it to the customer. The admin shows only the signed-in shop's exports; the API
-uses the REST API's bearer token.
+it here and sends it to the customer. The admin shows only the signed-in shop's exports.
 """
 
 from __future__ import annotations
@@ -10,13 +9,11 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, g, jsonify, render_template_string, request
+from flask import Blueprint, Response, abort, g, render_template_string
 
 from automations.models import DataExport
-from connector.web import rt
 from connector.web.admin import add_section
 from connector.web.admin_auth import admin_required
-from connector.web.api import _authenticate
 
 bp = Blueprint("admin_privacy", __name__)
 add_section("admin_privacy.exports", "Privacy")
@@ -62,14 +59,3 @@ def download(export_id: int):
         abort(404, description="no such export for this shop")
     return _attachment(export)
 
-
-@bp.get("/api/v1/exports/<int:export_id>")
-def api_export(export_id: int):
-    _authenticate()
-    with rt().db.session() as session:
-        export = session.get(DataExport, export_id)
-        if export is None:
-            abort(404, description="no such export")
-        if request.args.get("download"):
-            return _attachment(export)
-        return jsonify(_export_document(export))

@@ -16,9 +16,8 @@ from typing import Any
 
 import jinja2
 import sqlalchemy as sa
-from flask import Blueprint, abort, jsonify, request
 from jinja2 import nodes
-from marshmallow import ValidationError
+from marshmallow import INCLUDE, Schema, ValidationError, fields
 from sqlalchemy.orm import Session
 
 from automations import contacts, conversations
@@ -28,10 +27,18 @@ from automations.models import Shop, utcnow
 from automations.scenarios import SCENARIOS, flow_for, list_scenarios
 from connector.runtime import Runtime
 from connector.web import rt
-from connector.web.api import _authenticate
+from connector.web.rest import (
+    SHOP_FIELD,
+    ApiError,
+    ShopQuery,
+    api_blueprint,
+    idempotent,
+    request_shop,
+)
+from connector.web.rest.auth import optional_shop
+from connector.web.rest.errors import handle_api_error
 
-bp = Blueprint("api_conversations", __name__, url_prefix="/api/v1")
-bp.before_request(_authenticate)
+bp = api_blueprint("conversations", "Reply-driven conversations: start one, list the scenarios")
 
 # Variables every conversation has without being given (contact, shop, the answer being read).
 BUILT_IN = frozenset({"first_name", "last_name", "shop_name", "shop_url", "shop_domain", "answer",
@@ -158,20 +165,69 @@ def start_and_signal(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+class StartBody(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    shop = fields.String(metadata=SHOP_FIELD)
+    to = fields.String(required=True, metadata={"description": "the recipient's phone, any format"})
+    scenario = fields.String(metadata={"description": "a ready-made scenario's key (or give a flow)"})
+    flow = fields.Dict(metadata={"description": "a flow definition of your own (or give a scenario)"})
+    variables = fields.Dict(allow_none=True, metadata={"description": "name -> value for the texts"})
+    locale = fields.String(allow_none=True)
+
+
+class StartedSchema(Schema):
+    conversation_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    flow_key = fields.String(allow_none=True)
+    locale = fields.String(allow_none=True)
+    contact_id = fields.Integer(required=True)
+    contact_created = fields.Boolean(required=True)
+    to = fields.String(allow_none=True)
+    message_id = fields.Integer(required=True)
+    question = fields.String(allow_none=True)
+    expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    url = fields.String(required=True)
+
+
+class ScenarioSchema(Schema):
+    key = fields.String(required=True)
+    industry = fields.String(required=True)
+    names = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    languages = fields.List(fields.String(), required=True)
+    marketing = fields.Boolean(required=True)
+    required_variables = fields.List(fields.String(), required=True)
+    optional_variables = fields.List(fields.String(), required=True)
+    example = fields.Dict(required=True)
+
+
+class ScenarioListSchema(Schema):
+    scenarios = fields.List(fields.Nested(ScenarioSchema), required=True)
+
+
 @bp.errorhandler(StartError)
-def _refused(exc: StartError):
+def _refused(exc: StartError):  # noqa: ANN202
     names = {400: "invalid", 404: "not_found", 409: "refused"}
-    return jsonify(error=names.get(exc.status, "invalid"), messages=exc.messages), exc.status
+    return handle_api_error(ApiError(exc.status, exc.messages, error=names.get(exc.status, "invalid")))
 
 
 @bp.post("/conversations")
-def create():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, description="the body must be a JSON object")
-    return jsonify(start_and_signal(rt(), body)), 201
+@bp.arguments(StartBody)
+@idempotent
+@bp.response(201, StartedSchema)
+def create(body: dict[str, Any]):  # noqa: ANN201
+    """Start a conversation: the first question leaves at once."""
+    with rt().db.session() as session:
+        domain = request_shop(session).domain
+    return start_and_signal(rt(), {**body, "shop": domain})
 
 
 @bp.get("/conversations/scenarios")
-def scenarios():
-    return jsonify(scenarios=scenario_catalogue())
+@bp.arguments(ShopQuery, location="query")
+@bp.response(200, ScenarioListSchema)
+def scenarios(_args: dict[str, Any]):  # noqa: ANN201
+    """The ready-made scenarios (the same for every shop; a key may only name its own)."""
+    with rt().db.session() as session:
+        optional_shop(session)
+    return {"scenarios": scenario_catalogue()}

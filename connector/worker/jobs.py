@@ -65,6 +65,7 @@ def drain_events() -> int:
     if done:
         runtime.signal("dispatch")
         runtime.signal("crm")
+        runtime.signal("webhooks")
     return done
 
 
@@ -89,6 +90,7 @@ def drain_dispatch() -> int:
             break
     if sent:
         runtime.signal("crm")
+        runtime.signal("webhooks")
     return sent
 
 
@@ -114,6 +116,7 @@ def tick(reschedule: bool = True) -> dict[str, int]:
         counts = periodic(runtime)
         runtime.signal("dispatch")
         runtime.signal("crm")
+        runtime.signal("webhooks")  # retries that came due
     finally:  # a failing tick must not stop the heartbeat
         if reschedule:
             schedule_tick(runtime)

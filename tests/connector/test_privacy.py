@@ -49,7 +49,7 @@ def test_a_data_request_gives_an_export_to_download_from_the_admin_and_the_api(l
     with live.runtime.db.session() as s:
         export = s.scalar(sa.select(DataExport))
     client = live.app.test_client()
-    answer = client.get(f"/api/v1/exports/{export.id}", headers=AUTH)
+    answer = client.get(f"/api/v1/exports/{export.id}?shop={SHOP}", headers=AUTH)
     assert answer.status_code == 200
     [record] = answer.json["records"]
     assert record["contact"]["email"] == "john@example.com" and record["contact"]["phone"] == "+33612345678"
@@ -57,8 +57,8 @@ def test_a_data_request_gives_an_export_to_download_from_the_admin_and_the_api(l
     assert record["messages"][0]["body"] == "Bonjour John, -10 % ce week-end"
     assert answer.json["request"]["data_request_id"] == 9999
     # and the API refuses anyone without the token
-    assert client.get(f"/api/v1/exports/{export.id}").status_code == 401
-    assert client.get("/api/v1/exports/999999", headers=AUTH).status_code == 404
+    assert client.get(f"/api/v1/exports/{export.id}?shop={SHOP}").status_code == 401
+    assert client.get(f"/api/v1/exports/999999?shop={SHOP}", headers=AUTH).status_code == 404
     # and the merchant, signed in to the admin, sees it and downloads the same JSON
     signed_in = client.post("/admin/login", data={"token": "test-api-token", "shop": SHOP})
     assert signed_in.status_code == 302
