@@ -5,15 +5,17 @@ token was not granted (403 `MISSING_SCOPES`), and a request its OpenAPI document
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 
 from flask import Request
 
 from integrations.hubspot.sandbox.store import SandboxError
-from integrations.openapi_check import OpenAPICheck, published_spec_path
+from integrations.openapi_check import OpenAPICheck, Problem, published_spec_path
 
 DOCUMENTS = ("contacts", "communications", "properties", "associations")
 SCOPES_URL = "https://developers.hubspot.com/scopes"
+_MISSING = re.compile(r"^'([^']+)' is a required property$")
 
 
 @functools.cache
@@ -53,5 +55,11 @@ def invalid_request(request: Request) -> SandboxError | None:
         return SandboxError(404, f"No operation {request.method} {request.path}", "OBJECT_NOT_FOUND")
     details = "; ".join(str(problem) for problem in problems)
     return SandboxError(400, f"Invalid input JSON: {details}", "VALIDATION_ERROR",
-                        errors=[{"message": problem.message, "in": problem.field or problem.where}
-                                for problem in problems])
+                        errors=[{"message": problem.message, "in": _field(problem)} for problem in problems])
+
+
+def _field(problem: Problem) -> str:
+    """The field a problem is about: a missing property names itself (`inputs.0.id`)."""
+    missing = _MISSING.match(problem.message)
+    parts = [problem.field, missing.group(1) if missing else ""]
+    return ".".join(part for part in parts if part) or problem.where

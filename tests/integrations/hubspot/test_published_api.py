@@ -61,6 +61,7 @@ def test_a_batch_read_without_properties_with_history_is_refused_as_hubspot_does
     body = answer.json()
     assert body["status"] == "error" and body["category"] == "VALIDATION_ERROR"
     assert body["correlationId"] and "propertiesWithHistory" in body["message"]
+    assert body["errors"] == [{"in": "propertiesWithHistory", "message": "'propertiesWithHistory' is a required property"}]
 
 
 def test_a_refused_body_names_the_field_and_changes_nothing(sandbox, hubspot_url):
