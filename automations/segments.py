@@ -70,7 +70,7 @@ BUILTIN = {
 RELATIVE = re.compile(r"^-(\d{1,5})d$")  # "-90d": that many days before now, for date comparisons
 
 
-class SegmentError(Exception):
+class MarketingError(Exception):
     """A refusal: HTTP-like status and field-keyed messages."""
 
     def __init__(self, status: int, messages: dict[str, Any]) -> None:
@@ -129,19 +129,19 @@ class SegmentInput(Schema):
 
 def validate_definition(session: Session, shop: Shop, body: dict[str, Any], *, partial: bool = False,
                         segment_id: int | None = None) -> dict[str, Any]:
-    """The segment's fields, checked; SegmentError(400) with field-keyed messages otherwise."""
+    """The segment's fields, checked; MarketingError(400) with field-keyed messages otherwise."""
     try:
         data = SegmentInput().load(body, partial=("key",) if partial else ())
     except ValidationError as exc:
-        raise SegmentError(400, exc.messages) from exc
+        raise MarketingError(400, exc.messages) from exc
     refs = sorted(referenced(data["conditions"]))
     if segment_id is not None and segment_id in refs:
-        raise SegmentError(400, {"conditions": ["a segment cannot include or exclude itself"]})
+        raise MarketingError(400, {"conditions": ["a segment cannot include or exclude itself"]})
     if refs:
         known = set(session.scalars(sa.select(Segment.id).where(Segment.shop_id == shop.id, Segment.id.in_(refs))))
         missing = [r for r in refs if r not in known]
         if missing:
-            raise SegmentError(400, {"conditions": [f"unknown segment ids: {missing}"]})
+            raise MarketingError(400, {"conditions": [f"unknown segment ids: {missing}"]})
     return data
 
 
@@ -156,7 +156,7 @@ def create(session: Session, shop: Shop, body: dict[str, Any]) -> Segment:
     data = validate_definition(session, shop, body)
     ensure_builtin(session, shop)
     if session.scalar(sa.select(Segment.id).where(Segment.shop_id == shop.id, Segment.key == data["key"])):
-        raise SegmentError(409, {"key": [f"a segment {data['key']!r} exists already"]})
+        raise MarketingError(409, {"key": [f"a segment {data['key']!r} exists already"]})
     segment = Segment(shop_id=shop.id, key=data["key"], name=data["name"], description=data.get("description"),
                       definition=data["conditions"], version=1)
     session.add(segment)
@@ -168,10 +168,10 @@ def create(session: Session, shop: Shop, body: dict[str, Any]) -> Segment:
 
 def update(session: Session, shop: Shop, segment: Segment, body: dict[str, Any]) -> Segment:
     if segment.builtin:
-        raise SegmentError(409, {"segment": ["a built-in segment cannot be changed: copy it into a new one"]})
+        raise MarketingError(409, {"segment": ["a built-in segment cannot be changed: copy it into a new one"]})
     data = validate_definition(session, shop, {"key": segment.key, **body}, segment_id=segment.id)
     if data["key"] != segment.key:
-        raise SegmentError(400, {"key": ["the key of a segment cannot change"]})
+        raise MarketingError(400, {"key": ["the key of a segment cannot change"]})
     segment.name = data["name"]
     segment.description = data.get("description")
     if data["conditions"] != segment.definition:

@@ -26,7 +26,7 @@ from automations.models import (
     Order,
     Segment,
 )
-from automations.segments import RELATIVE, SegmentError
+from automations.segments import RELATIVE, MarketingError
 
 SENT = ("sent", "delivered", "partially_delivered", "undelivered")
 MAX_DEPTH = 5
@@ -118,12 +118,12 @@ class Compiler:
 
     def _segments(self, ids: list[int], inside: bool, depth: int) -> sa.ColumnElement[bool]:
         if depth >= MAX_DEPTH:
-            raise SegmentError(400, {"conditions": [f"segments nest more than {MAX_DEPTH} deep (or in a loop)"]})
+            raise MarketingError(400, {"conditions": [f"segments nest more than {MAX_DEPTH} deep (or in a loop)"]})
         rows = self.session.execute(
             sa.select(Segment.id, Segment.definition).where(Segment.shop_id == self.shop_id, Segment.id.in_(ids))
         ).all()
         if len(rows) != len(set(ids)):
-            raise SegmentError(400, {"conditions": ["a segment it names no longer exists"]})
+            raise MarketingError(400, {"conditions": ["a segment it names no longer exists"]})
         parts = [self.where(definition, depth + 1) for _, definition in rows]
         found = sa.or_(*parts) if parts else sa.false()
         return found if inside else sa.not_(found)

@@ -36,7 +36,7 @@ def test_a_bad_segment_is_refused_field_by_field(session, shop):
         {"field": "commerce.total_spent", "op": "gte", "value": "lots"},
     ]}}
     # when it is validated
-    with pytest.raises(segments.SegmentError) as refused:
+    with pytest.raises(segments.MarketingError) as refused:
         segments.validate_definition(session, shop, body)
     # then every mistake is named where it is
     messages = refused.value.messages
@@ -107,7 +107,7 @@ def test_segments_include_and_exclude_others_and_keep_versions(session, shop):
     segments.update(session, shop, buyers, {"name": "Acheteurs", "conditions": {
         "all": [{"field": "commerce.orders_count", "op": "gte", "value": 2}]}})
     assert buyers.version == 2
-    with pytest.raises(segments.SegmentError):
+    with pytest.raises(segments.MarketingError):
         segments.update(session, shop, buyers, {"name": "x", "conditions": {
             "all": [{"field": "segment", "op": "in", "value": [buyers.id]}]}})
     # and every shop has the built-in segments, which cannot be changed
