@@ -124,7 +124,7 @@ def campaign_report(session: Session, campaign: Campaign) -> dict[str, Any]:
 def flow_report(session: Session, rule: Rule) -> dict[str, Any]:
     mine = sa.select(Message.id).where(Message.rule_id == rule.id, Message.direction == "outbound")
     steps = sorted({int(k.rpartition(":step:")[2]) for k in session.scalars(
-        sa.select(sa.distinct(Message.idempotency_key)).where(Message.rule_id == rule.id).limit(5000))
+        sa.select(Message.idempotency_key).where(Message.rule_id == rule.id).distinct().limit(5000))
         if k.rpartition(":step:")[2].isdigit()})
     return {
         "rule_id": rule.id, "key": rule.key, "name": rule.name, **figures(session, mine),
