@@ -39,6 +39,7 @@ def advance(runtime: Runtime, campaign_id: int, now: datetime | None = None, bat
             return {**done, "status": None}
         if campaign.status == "scheduled":
             done["started"] = campaign_send.start(session, campaign, moment)
+            session.refresh(campaign)  # another worker may have started it: then help it compose
         if campaign.status == "sending":
             shop = session.get(Shop, campaign.shop_id)
             done["left"] = campaign_send.recheck(session, campaign, moment)

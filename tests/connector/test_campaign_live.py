@@ -168,3 +168,30 @@ def test_an_ab_campaign_sends_the_winner_to_the_remainder(live):
     report = _api(live, "GET", f"/campaigns/{campaign['id']}/report", params={"shop": SHOP}).json()
     assert report["ab_result"]["winner"] == clicked and report["ab_result"]["test"].startswith("two-proportion")
     assert report["ab_result"]["remainder"] == 30 - len(tested)
+
+
+def test_a_contact_who_opts_out_mid_send_does_not_get_the_campaign(live):
+    _shop_with(live, [(ANA, "Ana", True), (BEN, "Ben", True)])
+    segment = _api(live, "POST", "/segments", json={"shop": SHOP, "key": "tous", "name": "Tous", "conditions": {
+        "all": [{"field": "contact.tags", "op": "contains", "value": "vip"}]}}).json()
+    campaign = _api(live, "POST", "/campaigns", json={
+        "shop": SHOP, "name": "Flash", "audience": {"include": [segment["id"]]},
+        "variants": [{"templates": {"fr": "Flash -30% : https://boutique.example/flash"}}]}).json()
+    later = (utcnow() + timedelta(hours=2)).isoformat()
+    scheduled = _api(live, "POST", f"/campaigns/{campaign['id']}/schedule",
+                     json={"shop": SHOP, "mode": "at", "at": later}).json()
+    # the campaign starts and composes both messages, which wait for their time
+    advance(live.runtime, campaign["id"], now=datetime.fromisoformat(scheduled["send_at"]))
+    assert len(_campaign_messages(live, campaign["id"])) == 2
+    # Ben replies STOP before his message leaves
+    assert live.boxes.twilio.send_inbound(BEN, live.runtime.config.twilio_from, "STOP").status_code == 200
+    live.work()
+    with live.runtime.db.transaction() as session:
+        session.execute(sa.update(Message).where(Message.id.in_(
+            [m.id for m in _campaign_messages(live, campaign["id"])])).values(send_at=utcnow()))
+    live.work()
+    # then Ana gets the campaign, Ben only the confirmation of his STOP
+    assert [m["body"][:5] for m in live.boxes.twilio.inbox(ANA)] == ["Flash"]
+    assert all("Flash" not in m["body"] for m in live.boxes.twilio.inbox(BEN))
+    statuses = {m.to_phone: m.status for m in _campaign_messages(live, campaign["id"])}
+    assert statuses[ANA] == "sent" and statuses[BEN] in ("cancelled", "suppressed")
