@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
@@ -25,16 +24,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from automations import links, templating
+from automations import templating
+from automations.campaign_compose import Composer, memo, write
 from automations.campaigns import start_time, variants
-from automations.compose import compose
-from automations.flow_messages import message_variables, pick_locale, tidy
+from automations.flow_messages import message_variables
 from automations.models import (
     Campaign,
     CampaignRecipient,
     CampaignVariant,
     Contact,
-    Link,
     Message,
     Shop,
 )
@@ -159,7 +157,8 @@ def _planner(campaign: Campaign, policy: ShopPolicy, now: datetime, done: int) -
         def spread(_contact: Contact, index: int) -> datetime:
             return max(started + timedelta(seconds=(done + index) * step), now)
         return spread
-    return lambda _contact, _index: now
+    asked = campaign.started_at or now  # every message is asked for the start; dispatch sends what is due
+    return lambda _contact, _index: asked
 
 
 def compose_batch(session: Session, shop: Shop, campaign: Campaign, now: datetime, limit: int = 1000) -> int:
@@ -186,8 +185,8 @@ def compose_batch(session: Session, shop: Shop, campaign: Campaign, now: datetim
     policy = policy_for(shop)
     choices = {v.id: v for v in variants(session, campaign)}
     plan = _planner(campaign, policy, now, done)
-    maker = _LinkMaker(policy, f"campaign-{campaign.id}")
-    rows, updates, index = [], [], 0
+    composer = Composer(shop, policy, campaign, memo(campaign.id))
+    rows, link_rows, updates, index = [], [], [], 0
     for recipient in recipients:
         contact = people.get(recipient.contact_id)
         reason = None if contact is not None else "left the audience"
@@ -195,70 +194,23 @@ def compose_batch(session: Session, shop: Shop, campaign: Campaign, now: datetim
             reason = str(state.get(contact.id)).replace("_", " ")
         if reason is None:
             key = f"campaign:{campaign.id}:contact:{contact.id}:{recipient.attempt}"
-            row, reason = _message(shop, policy, campaign, choices[recipient.variant_id], contact,
-                                   plan(contact, index), key, maker)
+            row, made_links, reason = composer.message(choices[recipient.variant_id], contact,
+                                                       plan(contact, index), key)
             if row is not None:
                 index += 1
                 rows.append(row)
+                link_rows += made_links
                 updates.append({"id": recipient.id, "status": "queued", "reason": None, "key": key,
                                 "planned_at": row["send_at"]})
                 continue
-        updates.append({"id": recipient.id, "status": "skipped", "reason": reason[:255], "key": None,
+        updates.append({"id": recipient.id, "status": "skipped", "reason": (reason or "")[:255], "key": None,
                         "planned_at": None})
-    made = {}
-    if rows:
-        made = dict(session.execute(sa.insert(Message).returning(Message.idempotency_key, Message.id), rows).all())
-        if maker.rows:
-            session.execute(sa.insert(Link), [
-                {**{k: v for k, v in link.items() if k != "key"}, "message_id": made[link["key"]]}
-                for link in maker.rows])
+    made = write(session, rows, link_rows)
     session.execute(sa.update(CampaignRecipient), [
         {"id": u["id"], "status": u["status"], "reason": u["reason"], "planned_at": u["planned_at"],
          "message_id": made.get(u["key"])} for u in updates])
     session.flush()
     return len(recipients)
-
-
-class _LinkMaker:
-    """Short links, one per recipient and URL, written with the batch."""
-
-    def __init__(self, policy: ShopPolicy, campaign: str) -> None:
-        self.policy, self.campaign, self.rows, self.key, self.contact_id = policy, campaign, [], "", 0
-        self.shop_id = 0
-
-    def __call__(self, url: str) -> str:
-        code = links.new_code()
-        self.rows.append({"code": code, "shop_id": self.shop_id, "contact_id": self.contact_id, "key": self.key,
-                          "target_url": _utm(url, self.campaign)})
-        return links.short_link(self.policy.public_url or "", code)
-
-
-@functools.lru_cache(maxsize=256)
-def _utm(url: str, campaign: str) -> str:
-    return links.add_utm(url, campaign=campaign)
-
-
-def _message(shop: Shop, policy: ShopPolicy, campaign: Campaign, variant: CampaignVariant, contact: Contact,
-             at: datetime, key: str, maker: _LinkMaker) -> tuple[dict[str, Any] | None, str | None]:
-    locale = pick_locale(variant.templates, contact.locale, shop.locale)
-    maker.key, maker.contact_id, maker.shop_id = key, contact.id, shop.id
-    before = len(maker.rows)
-    try:
-        text = tidy(templating.render(variant.templates[locale], message_variables(
-            shop, contact, {"discount_code": campaign.discount_code}, {}, locale)))
-        made = compose(text, policy=policy, to=contact.phone_e164, at=at, marketing=True, locale=locale or shop.locale,
-                       shorten=maker if policy.public_url else None)
-    except (templating.TemplateError, ValueError) as exc:
-        del maker.rows[before:]
-        return None, f"not composed: {exc}"
-    assert made.window is not None
-    return {
-        "shop_id": shop.id, "contact_id": contact.id, "direction": "outbound", "kind": "marketing",
-        "to_phone": made.to, "from_phone": shop.sms_number, "body": made.body, "encoding": made.info.encoding,
-        "segments": made.info.segments, "cost": str(made.cost), "status": "scheduled",
-        "status_reason": made.window.deferred_reason, "idempotency_key": key, "send_at": made.window.send_at,
-        "media_urls": [campaign.media_url] if campaign.media_url else [],
-    }, None
 
 
 def recheck(session: Session, campaign: Campaign, now: datetime) -> int:
