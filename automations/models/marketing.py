@@ -83,7 +83,7 @@ class CampaignRecipient(Base):
     __tablename__ = "campaign_recipients"
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "contact_id"),
-        sa.Index("ix_campaign_recipients_todo", "campaign_id", "status", "planned_at"),
+        sa.Index("ix_campaign_recipients_todo", "campaign_id", "status", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"))

@@ -132,7 +132,7 @@ def upgrade() -> None:
     with op.batch_alter_table('campaign_recipients', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_campaign_recipients_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_campaign_recipients_message_id'), ['message_id'], unique=False)
-        batch_op.create_index('ix_campaign_recipients_todo', ['campaign_id', 'status', 'planned_at'], unique=False)
+        batch_op.create_index('ix_campaign_recipients_todo', ['campaign_id', 'status', 'id'], unique=False)
 
 
 
