@@ -1,9 +1,9 @@
 """Composing a campaign's messages fast, exactly as `automations.compose` composes any message.
 
-Recipients whose personalised text, send time and number prefix (first 8 characters: country
-and time zone) are the same get the same composition: it is computed once (per process) with
-placeholder short links, and each recipient's copy gets its own links (codes of the same length
-and alphabet, so encoding and segments are unchanged). Rows are written with COPY on PostgreSQL
+Recipients whose personalised text, send time, country and time zones are the same get the same
+composition (numbers that share their first 8 characters share their country and zones): it is
+computed once per process with placeholder short links, and each recipient's copy gets its own
+links (codes of the same length and alphabet, so encoding and segments are unchanged). Rows are written with COPY on PostgreSQL
 (ids drawn from the sequence in one query), in one statement elsewhere.
 """
 
@@ -14,14 +14,25 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from automations import links, templating
 from automations.compose import Composition, compose
 from automations.flow_messages import message_variables, pick_locale, tidy
-from automations.models import Campaign, CampaignVariant, Contact, Link, Message, Shop, utcnow
+from automations.models import (
+    Campaign,
+    CampaignRecipient,
+    CampaignVariant,
+    Contact,
+    Link,
+    Message,
+    Shop,
+    utcnow,
+)
 from automations.policy import ShopPolicy
+from automations.windows import parse_phone, recipient_zones
 
 PREFIX = 8  # characters of an E.164 number that fix its country and time zone
 MEMO_SIZE = 20_000
@@ -56,6 +67,8 @@ class Composer:
         self.shop, self.policy, self.campaign, self.memo = shop, policy, campaign, memo
         self.tag = f"campaign-{campaign.id}"
         self.data = {"discount_code": campaign.discount_code}
+        self.places: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self.texts: dict[tuple[Any, ...], str] = {}
 
     def message(self, variant: CampaignVariant, contact: Contact, at: datetime, key: str
                 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str | None]:
@@ -64,9 +77,8 @@ class Composer:
         locale = pick_locale(variant.templates, contact.locale, shop.locale)
         phone = contact.phone_e164 or ""
         try:
-            text = tidy(templating.render(variant.templates[locale],
-                                          message_variables(shop, contact, self.data, {}, locale)))
-            memo_key = (variant.id, locale, text, phone[:PREFIX], at)
+            text = self._text(variant, locale, contact)
+            memo_key = (variant.id, locale, text, self._place(phone), at)
             found = self.memo.get(memo_key)
             if found is None:
                 found = self._compose(text, phone, at, locale or shop.locale)
@@ -91,6 +103,25 @@ class Composer:
             "media_urls": [self.campaign.media_url] if self.campaign.media_url else [],
         }, made_links, None
 
+    def _text(self, variant: CampaignVariant, locale: str, contact: Contact) -> str:
+        """The personalised text (a campaign's variables depend on the contact's names only)."""
+        key = (variant.id, locale, contact.first_name, contact.last_name)
+        text = self.texts.get(key)
+        if text is None:
+            text = tidy(templating.render(variant.templates[locale],
+                                          message_variables(self.shop, contact, self.data, {}, locale)))
+            self.texts[key] = text
+        return text
+
+    def _place(self, phone: str) -> tuple[str | None, tuple[str, ...]]:
+        """The number's country and candidate time zones (what its window and price depend on)."""
+        place = self.places.get(phone[:PREFIX])
+        if place is None:
+            number = parse_phone(phone, self.policy.default_region)
+            place = (phonenumbers.region_code_for_number(number), recipient_zones(number, self.policy))
+            self.places[phone[:PREFIX]] = place
+        return place
+
     def _compose(self, text: str, phone: str, at: datetime, locale: str
                  ) -> tuple[Composition, list[tuple[str, str]]]:
         placeholders: list[tuple[str, str]] = []
@@ -103,6 +134,26 @@ class Composer:
         made = compose(text, policy=self.policy, to=phone, at=at, marketing=True, locale=locale,
                        shorten=placeholder if self.policy.public_url else None)
         return made, placeholders
+
+
+_MARK = """
+UPDATE campaign_recipients AS r
+SET status = d.status, reason = d.reason, planned_at = d.planned_at, message_id = d.message_id
+FROM unnest(CAST(:ids AS integer[]), CAST(:statuses AS varchar[]), CAST(:reasons AS varchar[]),
+            CAST(:planned AS timestamptz[]), CAST(:messages AS integer[]))
+     AS d(id, status, reason, planned_at, message_id)
+WHERE r.id = d.id
+"""
+
+
+def mark(session: Session, updates: list[dict[str, Any]]) -> None:
+    """Write what became of each recipient (queued with its message, or skipped and why)."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(sa.update(CampaignRecipient), updates)
+        return
+    session.execute(sa.text(_MARK), {name: [u[column] for u in updates] for name, column in (
+        ("ids", "id"), ("statuses", "status"), ("reasons", "reason"), ("planned", "planned_at"),
+        ("messages", "message_id"))})
 
 
 def write(session: Session, rows: list[dict[str, Any]], link_rows: list[dict[str, Any]]) -> dict[str, int]:

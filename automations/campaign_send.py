@@ -21,11 +21,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from automations import templating
-from automations.campaign_compose import Composer, memo, write
+from automations.campaign_compose import Composer, mark, memo, write
 from automations.campaigns import start_time, variants
 from automations.flow_messages import message_variables
 from automations.models import (
@@ -169,29 +170,30 @@ def compose_batch(session: Session, shop: Shop, campaign: Campaign, now: datetim
         limit = min(limit, quota)
     if limit <= 0:
         return 0
-    query = (sa.select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id,
-                                                CampaignRecipient.status == "pending")
+    compiler = Compiler(session, shop.id, now)
+    still_in = sa.case((audience(compiler, campaign), True), else_=False)
+    query = (sa.select(CampaignRecipient, Contact, REASON, still_in)
+             .join(Contact, Contact.id == CampaignRecipient.contact_id)
+             .where(CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.status == "pending")
+             .options(orm.load_only(CampaignRecipient.id, CampaignRecipient.contact_id, CampaignRecipient.variant_id,
+                                    CampaignRecipient.attempt),
+                      orm.load_only(Contact.id, Contact.first_name, Contact.last_name, Contact.locale,
+                                    Contact.phone_e164, Contact.shop_id))
              .order_by(CampaignRecipient.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    recipients = list(session.scalars(query))
-    if not recipients:
+        query = query.with_for_update(skip_locked=True, of=CampaignRecipient)
+    found = session.execute(query).all()
+    if not found:
         return 0
-    ids = [r.contact_id for r in recipients]
-    compiler = Compiler(session, shop.id, now)
-    state = dict(session.execute(sa.select(Contact.id, REASON).where(Contact.id.in_(ids))).all())
-    inside = set(session.scalars(sa.select(Contact.id).where(Contact.id.in_(ids), audience(compiler, campaign))))
-    people = {c.id: c for c in session.scalars(sa.select(Contact).where(Contact.id.in_(ids), Contact.id.in_(inside)))}
     policy = policy_for(shop)
     choices = {v.id: v for v in variants(session, campaign)}
     plan = _planner(campaign, policy, now, done)
     composer = Composer(shop, policy, campaign, memo(campaign.id))
     rows, link_rows, updates, index = [], [], [], 0
-    for recipient in recipients:
-        contact = people.get(recipient.contact_id)
-        reason = None if contact is not None else "left the audience"
-        if contact is not None and state.get(contact.id) != "reachable":
-            reason = str(state.get(contact.id)).replace("_", " ")
+    for recipient, contact, state, inside in found:
+        reason = None if inside else "left the audience"
+        if reason is None and state != "reachable":
+            reason = state.replace("_", " ")
         if reason is None:
             key = f"campaign:{campaign.id}:contact:{contact.id}:{recipient.attempt}"
             row, made_links, reason = composer.message(choices[recipient.variant_id], contact,
@@ -206,11 +208,11 @@ def compose_batch(session: Session, shop: Shop, campaign: Campaign, now: datetim
         updates.append({"id": recipient.id, "status": "skipped", "reason": (reason or "")[:255], "key": None,
                         "planned_at": None})
     made = write(session, rows, link_rows)
-    session.execute(sa.update(CampaignRecipient), [
+    mark(session, [
         {"id": u["id"], "status": u["status"], "reason": u["reason"], "planned_at": u["planned_at"],
          "message_id": made.get(u["key"])} for u in updates])
     session.flush()
-    return len(recipients)
+    return len(found)
 
 
 def recheck(session: Session, campaign: Campaign, now: datetime) -> int:
