@@ -44,6 +44,7 @@ from automations.shops import policy_for
 from automations.windows import parse_phone, recipient_zones
 
 HORIZON = timedelta(minutes=2)  # a throttled campaign composes this far ahead of time
+_cursor: dict[int, int] = {}  # per campaign, the last recipient id this process composed
 
 
 def audience(compiler: Compiler, campaign: Campaign) -> sa.ColumnElement[bool]:
@@ -164,7 +165,7 @@ def _planner(campaign: Campaign, policy: ShopPolicy, now: datetime, done: int) -
 
 def compose_batch(session: Session, shop: Shop, campaign: Campaign, now: datetime, limit: int = 1000) -> int:
     """Compose the messages of up to `limit` pending recipients; how many recipients it handled."""
-    done = _done(session, campaign)
+    done = _done(session, campaign) if campaign.throttle_hours else 0  # a throttle spreads by position
     quota = _quota(session, campaign, now, done)
     if quota is not None:
         limit = min(limit, quota)
@@ -182,9 +183,13 @@ def compose_batch(session: Session, shop: Shop, campaign: Campaign, now: datetim
              .order_by(CampaignRecipient.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=CampaignRecipient)
-    found = session.execute(query).all()
+    # from where this process stopped: the rows it left behind are dead index entries until vacuum
+    found = session.execute(query.where(CampaignRecipient.id > _cursor.get(campaign.id, 0))).all()
+    if not found and _cursor.pop(campaign.id, 0):
+        found = session.execute(query).all()  # from the start again (a pause put some back)
     if not found:
         return 0
+    _cursor[campaign.id] = found[-1][0].id
     policy = policy_for(shop)
     choices = {v.id: v for v in variants(session, campaign)}
     plan = _planner(campaign, policy, now, done)
@@ -238,6 +243,7 @@ def finish_if_done(session: Session, campaign: Campaign, now: datetime) -> bool:
     if todo or waiting:
         return False
     campaign.status, campaign.finished_at = "sent", now
+    _cursor.pop(campaign.id, None)
     session.flush()
     return True
 
