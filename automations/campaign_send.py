@@ -122,6 +122,8 @@ def start(session: Session, campaign: Campaign, now: datetime) -> bool:
     session.execute(insert(CampaignRecipient).from_select(
         ["campaign_id", "contact_id", "variant_id", "status", "attempt"], rows).on_conflict_do_nothing())
     total = session.scalar(sa.select(sa.func.count()).where(CampaignRecipient.campaign_id == campaign.id))
+    if total > 10_000 and session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("ANALYZE campaign_recipients"))  # the batches' plans need to know it grew
     campaign.result = {**(campaign.result or {}), "audience": total}
     session.flush()
     return True
