@@ -6,6 +6,8 @@ callbacks land in `apply_status`. A message is never claimed twice and never sil
 
 - `scheduled` waiting for its `send_at` (deferred ones say why in `status_reason`)
 - `sending` claimed by a worker
+- `unknown` handed to the provider without an answer; `reconciling` while the provider is asked
+  (see `automations.sending`): then `sent`, or `scheduled` again if the provider never had it
 - `sent` handed to the provider; then `delivered`, `partially_delivered` (some parts of a split
   message only), `undelivered` or `failed` (final)
 - `suppressed` not sent, and why (opted out, no consent, cap reached, shop uninstalled…)
@@ -96,6 +98,9 @@ def check_before_send(session: Session, message: Message, now: datetime, redis_c
         return _stop(message, "suppressed", "no marketing consent", now)
     if not message.to_phone:
         return _stop(message, "suppressed", "no valid phone", now)
+    if contact.phone_error and contact.phone_e164 == message.to_phone and contact.phone_error.startswith(
+            "invalid number"):
+        return _stop(message, "suppressed", "phone marked invalid by the provider", now)
     if message.flow_run_id is not None:
         run = session.get(FlowRun, message.flow_run_id)
         if run is not None and run.status == "exited":
