@@ -89,7 +89,11 @@ def _claim(runtime: Runtime, limit: int, limits: SendLimits) -> tuple[list[Job],
         routes = routes_for(session, runtime.config, {m.shop_id for m in messages})
         down: dict[str, float] = {}
         for message in messages:
-            if not dispatch.check_before_send(session, message, now, runtime.redis).send:
+            try:
+                if not dispatch.check_before_send(session, message, now, runtime.redis).send:
+                    continue
+            except ValueError as error:  # a number that cannot be parsed: this message only
+                message.status, message.status_reason = "suppressed", str(error)[:500]
                 continue
             shop = routes.get(message.shop_id)
             if shop is None or shop.primary is None:
@@ -148,7 +152,7 @@ def _talk(runtime: Runtime, jobs: list[Job], limits: SendLimits) -> None:
             queues.setdefault(job.route, deque()).append(job)
     deadline = time.monotonic() + BATCH_SECONDS
     while queues:
-        shortest = BATCH_SECONDS
+        waits = []
         for route, queue in list(queues.items()):
             taken, wait = limits.take(route, len(queue))
             target = provider(runtime.config, route.provider)
@@ -156,15 +160,16 @@ def _talk(runtime: Runtime, jobs: list[Job], limits: SendLimits) -> None:
                 futures.append(pool.submit(_send, target, queue.popleft()))
             if not queue:
                 del queues[route]
-            elif not taken:
-                shortest = min(shortest, wait)
-        if queues and time.monotonic() + shortest > deadline:
+            else:
+                waits.append(0.0 if taken else wait)
+        pause = min(waits, default=0.0)
+        if queues and time.monotonic() + pause > deadline:
             for queue in queues.values():  # left for a later batch: the rate would hold this one
                 for job in queue:
                     job.outcome = "rate"
             break
-        if queues and shortest:
-            time.sleep(min(shortest, 0.25))
+        if pause:
+            time.sleep(min(pause, 0.25))
     for future in futures:
         future.result()
 

@@ -60,6 +60,7 @@ class TwilioSandbox:
         self._messages: dict[str, SandboxMessage] = {}
         self._numbers: dict[str, dict[str, Any]] = {}
         self._opted_out: set[str] = set()
+        self._invalid: set[str] = set()
         self._failing: dict[str, tuple[str, int]] = {}
         self._pending: deque[tuple[str, str]] = deque()
         self._fail: list[Any] = [0, 500, False]
@@ -74,6 +75,10 @@ class TwilioSandbox:
     def opt_out(self, e164: str) -> None:
         """Sends to `e164` now fail with 21610, as after the recipient replied STOP."""
         self._opted_out.add(e164)
+
+    def invalid(self, e164: str) -> None:
+        """Sends to `e164` fail with 21614 ('To' number is not a valid mobile number)."""
+        self._invalid.add(e164)
 
     def fail_delivery(self, e164: str, status: str = "undelivered", error_code: int = 30003) -> None:
         """Messages to `e164` end `undelivered` (after `sent`) or `failed`, with `error_code`."""
@@ -307,6 +312,8 @@ class TwilioSandbox:
             return twilio_error(400, 21211, f"Invalid 'To' Phone Number: {to}")
         if to in self._opted_out:
             return twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
+        if to in self._invalid:
+            return twilio_error(400, 21614, f"'To' number {to} is not a valid mobile number")
         message = self._store(to, sender, service, body, form)
         self.ledger.record(to, body)
         if fault and fault.mode is FaultMode.ACCEPT_THEN_TIMEOUT:
