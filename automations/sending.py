@@ -36,11 +36,17 @@ INVALID_NUMBER = "invalid_number"
 def load_batch(session: Session, messages: Sequence[Message]) -> None:
     """Read the shops, contacts and flow runs of `messages` in three queries, so the checks at
     send time (`dispatch.check_before_send`) find them in the session."""
+    held = session.info.setdefault("dispatch_batch", [])  # the session's identity map is weak
     for model, ids in ((Shop, {m.shop_id for m in messages}),
                        (Contact, {m.contact_id for m in messages if m.contact_id}),
                        (FlowRun, {m.flow_run_id for m in messages if m.flow_run_id})):
         if ids:
-            list(session.scalars(sa.select(model).where(model.id.in_(ids))))
+            held.extend(session.scalars(sa.select(model).where(model.id.in_(ids))))
+
+
+def load_timeline(session: Session, messages: Sequence[Message]) -> None:
+    """Read the timeline entries of `messages` in one query, for `record_result` to update."""
+    dispatch.known_entries(session, [m.id for m in messages])
 
 
 def phone_invalid(contact: Contact | None) -> bool:
@@ -53,7 +59,7 @@ def accepted(session: Session, message: Message, *, provider: str, provider_id: 
         message.segments = segments
     message.claimed_by = None
     dispatch.record_result(session, message, provider=provider, provider_message_id=provider_id,
-                           status=status, now=now)
+                           status=status, now=now, flush=False)
 
 
 def refused(session: Session, message: Message, *, provider: str, reason: str, code: str | None,
@@ -61,7 +67,7 @@ def refused(session: Session, message: Message, *, provider: str, reason: str, c
     """Closed as failed: the provider would not take it, and never will."""
     message.claimed_by = None
     dispatch.record_result(session, message, provider=provider, status="failed", error_code=code,
-                           reason=text[:500], now=now)
+                           reason=text[:500], now=now, flush=False)
     feedback(session, message, reason, code, now)
 
 

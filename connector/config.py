@@ -62,6 +62,7 @@ class Config:
     failover_threshold: int = 20  # failures (5xx, timeouts) within failover_window_seconds...
     failover_window_seconds: int = 60
     failover_cooldown_seconds: int = 120  # ...send through the failover this long
+    dispatch_lease_seconds: int = 15  # a dispatch worker silent this long is dead: its sends are reconciled
     # Rate limits of the public endpoints ("N/period", several joined by ";"), see web/limits.py
     rate_limits: bool = True
     limit_sign_in: str = "10/minute;50/hour"

@@ -10,26 +10,25 @@ import uuid
 
 from connector.runtime import Runtime
 
-TTL_SECONDS = 15
-BEAT_SECONDS = 3.0
 _KEY = "parlons:dispatch:alive:"
 _leases: dict[int, Lease] = {}
 _lock = threading.Lock()
 
 
 class Lease:
-    def __init__(self, redis_conn) -> None:  # noqa: ANN001
+    def __init__(self, redis_conn, ttl: int) -> None:  # noqa: ANN001
         self.redis = redis_conn
+        self.ttl = max(1, ttl)
         self.worker_id = f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._beat()  # alive before anything is claimed
         threading.Thread(target=self._run, daemon=True, name="dispatch-heartbeat").start()
 
     def _beat(self) -> None:
-        self.redis.set(_KEY + self.worker_id, 1, ex=TTL_SECONDS)
+        self.redis.set(_KEY + self.worker_id, 1, ex=self.ttl)
 
     def _run(self) -> None:
         event = threading.Event()
-        while not event.wait(BEAT_SECONDS):
+        while not event.wait(self.ttl / 5):
             try:
                 self._beat()
             except Exception:  # noqa: BLE001 - Redis away for a moment: beat again next time
@@ -44,5 +43,5 @@ def lease(runtime: Runtime) -> Lease:
     pid = os.getpid()
     with _lock:
         if pid not in _leases:
-            _leases[pid] = Lease(runtime.redis)
+            _leases[pid] = Lease(runtime.redis, runtime.config.dispatch_lease_seconds)
         return _leases[pid]

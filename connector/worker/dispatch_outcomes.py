@@ -42,6 +42,7 @@ class Job:
 def record(session: Session, jobs: list[Job], limits: SendLimits, worker: str, now: datetime) -> None:
     messages = {m.id: m for m in session.scalars(
         sa.select(Message).where(Message.id.in_([j.message_id for j in jobs])))}
+    sending.load_timeline(session, list(messages.values()))
     failures: Counter[str] = Counter()
     for job in jobs:
         message = messages.get(job.message_id)

@@ -251,6 +251,10 @@ class TwilioSandbox:
                     number[key] = request.form[field_name]
             return jsonify(self._number(number))
 
+        @app.get("/sandbox/ledger")
+        def ledger():
+            return jsonify({"accepted": self.ledger.accepted, "duplicates": self.ledger.duplicates})
+
         @app.get("/sandbox/phones/<e164>")
         def phone(e164):
             return jsonify(self.inbox(e164))
