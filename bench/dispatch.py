@@ -21,19 +21,25 @@ redis://127.0.0.1:6379/12; flushed).
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
-from pathlib import Path
 
-import requests
-import sqlalchemy as sa
+if __name__ == "__main__" and "--standin" in sys.argv:  # gevent patches before anything imports ssl
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from datetime import timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -48,20 +54,15 @@ CANDIDATES = (("+336", 10_000_000), ("+1212", 2_000_000), ("+1415", 2_000_000))
 
 
 def standin(latency: float, port_file: str) -> None:
-    """The Twilio stand-in: the sandbox, answering after `latency`, HTTP/1.1 keep-alive."""
-    from werkzeug.serving import WSGIRequestHandler, make_server
+    """The Twilio stand-in: the sandbox answering after `latency`, served by gevent's WSGI server
+    (one process, patched by gevent at start; a held answer costs a greenlet, not a thread)."""
+    from gevent.pywsgi import WSGIServer
 
     from integrations.twilio.sandbox import TwilioSandbox
 
-    class Handler(WSGIRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_request(self, *args, **kwargs) -> None:
-            return None
-
     sandbox = TwilioSandbox(SID, TOKEN, deliver=False, latency=latency)
-    server = make_server("127.0.0.1", 0, sandbox.app, threaded=True, request_handler=Handler)
-    server.socket.listen(1024)
+    server = WSGIServer(("127.0.0.1", 0), sandbox.app, log=None, backlog=2048)
+    server.start()
     Path(port_file).write_text(str(server.server_port))
     server.serve_forever()
 

@@ -58,6 +58,7 @@ class Config:
     sms_account_rate_per_second: int = 100  # requests per second per provider account
     sms_send_timeout: int = 10  # seconds a send waits for the provider's answer
     dispatch_concurrency: int = 200  # provider requests in flight per dispatch worker
+    dispatch_pipelines: int = 2  # batches a dispatch process works on at once (one's database work overlaps another's sends)
     unknown_grace_seconds: int = 60  # wait before asking the provider about an unknown outcome
     failover_threshold: int = 20  # failures (5xx, timeouts) within failover_window_seconds...
     failover_window_seconds: int = 60

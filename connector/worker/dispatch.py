@@ -17,6 +17,7 @@ or `reconciling`) become `unknown` (`recover_stuck`) and are reconciled like any
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,10 +56,14 @@ _pools: dict[int, ThreadPoolExecutor] = {}
 _last_recovery = [0.0]
 
 
+_pool_lock = threading.Lock()
+
+
 def _pool(size: int) -> ThreadPoolExecutor:
-    if size not in _pools:
-        _pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="sms-send")
-    return _pools[size]
+    with _pool_lock:
+        if size not in _pools:
+            _pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="sms-send")
+        return _pools[size]
 
 
 def dispatch_due(runtime: Runtime, limit: int | None = None) -> int:

@@ -107,9 +107,11 @@ class TwilioSandbox:
         self.faults.release()
 
     # -- what tests and the demo look at -----------------------------------------------
-    def messages(self) -> list[dict[str, Any]]:
+    def messages(self, to: str | None = None, from_: str | None = None) -> list[dict[str, Any]]:
+        """Every message, or those to `to` and/or from `from_`, as the API shows them."""
         with self._lock:
-            return [m.resource() for m in self._messages.values()]
+            return [m.resource() for m in self._messages.values()
+                    if (to is None or m.to == to) and (from_ is None or m.from_ == from_)]
 
     def inbox(self, e164: str) -> list[dict[str, Any]]:
         """Messages the phone `e164` received, oldest first."""
