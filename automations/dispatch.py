@@ -31,6 +31,7 @@ FINAL = frozenset({"delivered", "partially_delivered", "undelivered", "failed", 
 # Provider statuses, in the order a message moves through them.
 _RANK = {"scheduled": 0, "sending": 1, "sent": 2, "delivered": 3, "partially_delivered": 3, "undelivered": 3,
          "failed": 3}
+INVALID_PHONE = "invalid number"  # how contact.phone_error starts once a provider said so
 _ENTRIES = "dispatch_timeline_entries"  # session.info: timeline entries read for a batch
 _PROVIDER_STATUS = {
     "accepted": "sent", "queued": "sent", "sending": "sent", "sent": "sent",
@@ -100,7 +101,7 @@ def check_before_send(session: Session, message: Message, now: datetime, redis_c
     if not message.to_phone:
         return _stop(message, "suppressed", "no valid phone", now)
     if contact.phone_error and contact.phone_e164 == message.to_phone and contact.phone_error.startswith(
-            "invalid number"):
+            INVALID_PHONE):
         return _stop(message, "suppressed", "phone marked invalid by the provider", now)
     if message.flow_run_id is not None:
         run = session.get(FlowRun, message.flow_run_id)
@@ -168,7 +169,8 @@ def apply_status(
     error_code: str | None,
     now: datetime,
 ) -> Message | None:
-    """A delivery report: moves a message forward, never back (final statuses stay)."""
+    """A delivery report: moves a message forward, never back (final statuses stay); what its
+    error code says of the contact is `automations.sending.apply_report`'s."""
     message = session.scalars(
         sa.select(Message).where(
             Message.provider == provider, Message.provider_message_id == provider_message_id

@@ -28,9 +28,8 @@ from automations.models import Contact, FlowRun, Message, Shop
 UNKNOWN = "unknown"
 RECONCILING = "reconciling"
 IN_FLIGHT = ("sending", RECONCILING)
-INVALID_PHONE = "invalid number"  # how contact.phone_error starts once a provider said so
-OPTED_OUT = "opted_out"           # integrations.sms.Refusal values, in the provider's report
-INVALID_NUMBER = "invalid_number"
+INVALID_PHONE = dispatch.INVALID_PHONE
+OPTED_OUT, INVALID_NUMBER = "opted_out", "invalid_number"  # refusals (integrations.sms.Refusal)
 
 
 def load_batch(session: Session, messages: Sequence[Message]) -> None:
@@ -47,10 +46,6 @@ def load_batch(session: Session, messages: Sequence[Message]) -> None:
 def load_timeline(session: Session, messages: Sequence[Message]) -> None:
     """Read the timeline entries of `messages` in one query, for `record_result` to update."""
     dispatch.known_entries(session, [m.id for m in messages])
-
-
-def phone_invalid(contact: Contact | None) -> bool:
-    return bool(contact is not None and contact.phone_error and contact.phone_error.startswith(INVALID_PHONE))
 
 
 def accepted(session: Session, message: Message, *, provider: str, provider_id: str,
@@ -71,18 +66,29 @@ def refused(session: Session, message: Message, *, provider: str, reason: str, c
     feedback(session, message, reason, code, now)
 
 
-def feedback(session: Session, message: Message, reason: str | None, code: str | None,
+def feedback(session: Session, message: Message, refusal: str | None, code: str | None,
              now: datetime) -> None:
-    """What a provider's error says of the contact (at send time or in a delivery report)."""
+    """What a provider's error says of the contact: opted out with the carrier is a STOP; an
+    invalid number marks the phone invalid (nothing is sent to it until it changes)."""
     contact = session.get(Contact, message.contact_id) if message.contact_id else None
     if contact is None or contact.phone_e164 != message.to_phone:
         return
-    if reason == OPTED_OUT and contact.opted_out_at is None:
+    if refusal == OPTED_OUT and contact.opted_out_at is None:
         consent.opt_out(session, contact, "carrier",
                         {"provider": message.provider, "provider_error": code, "message_id": message.id}, now)
-    elif reason == INVALID_NUMBER and not phone_invalid(contact):
+    elif refusal == INVALID_NUMBER and not (contact.phone_error or "").startswith(INVALID_PHONE):
         contact.phone_error = f"{INVALID_PHONE} (the provider said so: error {code or 'unknown'})"
         contact.updated_at = now
+
+
+def apply_report(session: Session, provider: str, provider_id: str, status: str, error_code: str | None,
+                 refusal: str | None, now: datetime) -> Message | None:
+    """A delivery report (`dispatch.apply_status`) and what its error says of the contact
+    (`refusal`: the provider's `StatusUpdate.error`, e.g. `opted_out`, `invalid_number`)."""
+    message = dispatch.apply_status(session, provider, provider_id, status, error_code, now)
+    if message is not None and refusal:
+        feedback(session, message, refusal, error_code, now)
+    return message
 
 
 def retry_later(message: Message, *, send_at: datetime, reason: str, now: datetime) -> None:
