@@ -9,7 +9,8 @@ with the frequency caps on. The sender's and the account's rate limits are lifte
 the dispatch path, not a provider's contract.
 
 Prints one JSON line: messages, msgs_per_s, p50_ms, p99_ms (due -> accepted), duplicates
-(counted at the stand-in), worker_rss_mb, raw_rps, ratio_to_raw, baseline_msgs_per_s,
+(counted at the stand-in), worker_rss_mb, raw_rps, raw_rps_gevent (the same calls on gevent
+greenlets instead of threads), ratio_to_raw, baseline_msgs_per_s,
 ratio_to_baseline, msgs_per_s_2_workers, kind, latency_ms.
 
 Uses DATABASE_URL (default: PostgreSQL database `parlons_bench_dispatch` on 127.0.0.1, created if
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import sys
 
-if __name__ == "__main__" and "--standin" in sys.argv:  # gevent patches before anything imports ssl
+if __name__ == "__main__" and ("--standin" in sys.argv or "--raw-gevent" in sys.argv):  # before ssl is imported
     from gevent import monkey
 
     monkey.patch_all()
@@ -176,6 +177,18 @@ def raw(url: str, n: int, concurrency: int, prefix: str, first: int) -> float:
     return n / (time.monotonic() - started)
 
 
+def raw_gevent(url: str, n: int, concurrency: int, prefix: str, first: int) -> float:
+    """The same calls on greenlets (this process patched by gevent): the alternative to threads."""
+    from gevent.pool import Pool
+
+    from integrations.twilio.client import TwilioClient
+
+    client = TwilioClient(SID, TOKEN, from_number=NUMBER, base_url=url, pool_size=concurrency)
+    started = time.monotonic()
+    Pool(concurrency).map(lambda i: client.send(f"{prefix}{first + 950_000 + i}", f"gevent {i}"), range(n))
+    return n / (time.monotonic() - started)
+
+
 def baseline(runtime, url: str, n: int) -> float:  # noqa: ANN001
     """The path dispatch had before: one message after the other, three transactions each."""
     from automations import dispatch
@@ -208,12 +221,17 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=150.0)
     parser.add_argument("--concurrency", type=int, default=200, help="Requests in flight per worker.")
     parser.add_argument("--standin", help=argparse.SUPPRESS)
+    parser.add_argument("--raw-gevent", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--db", default=os.environ.get("DATABASE_URL") or DEFAULT_DB, help=argparse.SUPPRESS)
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL") or DEFAULT_REDIS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     latency = args.latency_ms / 1000
     if args.standin:
         standin(latency, args.standin)
+        return
+    if args.raw_gevent:
+        url, count, concurrency, prefix, first = args.raw_gevent
+        print(raw_gevent(url, int(count), int(concurrency), prefix, int(first)))
         return
     n = args.messages or (10_000 if args.quick else 100_000)
     n_baseline = 40 if args.quick else 200
@@ -230,6 +248,9 @@ def main() -> None:
         seed(runtime, shop_id, n, n, kind, prefix, first)
         two = run_workers(runtime, 2, env, n)
         raw_rps = raw(url, min(n, 20_000), args.concurrency, prefix, first)
+        gevent_rps = float(subprocess.run(
+            [sys.executable, __file__, "--raw-gevent", url, str(min(n, 20_000)), str(args.concurrency), prefix,
+             str(first)], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
         seed(runtime, shop_id, 2 * n, n_baseline, kind, prefix, first)
         base = baseline(runtime, url, n_baseline)
         ledger = requests.get(f"{url}/sandbox/ledger", timeout=10).json()
@@ -239,7 +260,7 @@ def main() -> None:
         runtime.close()
     print(json.dumps({
         "bench": "dispatch", "messages": n, "kind": kind, "latency_ms": args.latency_ms, **one,
-        "duplicates": ledger["duplicates"], "raw_rps": round(raw_rps, 1),
+        "duplicates": ledger["duplicates"], "raw_rps": round(raw_rps, 1), "raw_rps_gevent": round(gevent_rps, 1),
         "ratio_to_raw": round(one["msgs_per_s"] / raw_rps, 2), "baseline_msgs_per_s": round(base, 1),
         "ratio_to_baseline": round(one["msgs_per_s"] / base, 1), "msgs_per_s_2_workers": two["msgs_per_s"],
     }))

@@ -242,3 +242,21 @@ def test_without_failover_a_provider_outage_delays_sends_and_loses_none(world):
     time.sleep(1.2)
     world.run_until_settled()
     assert world.statuses() == {"sent": 6} and world.twilio.ledger.accepted == 6
+
+
+def test_an_image_goes_as_mms_where_the_provider_has_it_and_is_refused_where_not(world):
+    [message_id] = world.messages(1)
+    with world.runtime.db.transaction() as session:
+        session.get(Message, message_id).media_urls = ["https://cdn.example.org/soldes.jpg"]
+    dispatch_due(world.runtime)
+    [sent] = world.twilio.messages()
+    assert sent["num_media"] == "1" and world.statuses() == {"sent": 1}
+    # a shop on Brevo (no MMS): the message fails saying why, nothing is sent without its image
+    world.choose(provider="brevo", sender_kind="alphanumeric", sender="BOUTIQUE")
+    [other] = world.messages(1, first=1)
+    with world.runtime.db.transaction() as session:
+        session.get(Message, other).media_urls = ["https://cdn.example.org/soldes.jpg"]
+    dispatch_due(world.runtime)
+    with world.runtime.db.session() as session:
+        assert session.get(Message, other).status_reason == "Brevo sends no MMS: media cannot go"
+    assert world.brevo.ledger.accepted == 0
