@@ -46,7 +46,8 @@ def _settings(config: Config, name: str) -> dict:
         return {"api_key": config.vonage_api_key, "api_secret": config.vonage_api_secret,
                 "application_id": config.vonage_application_id, "private_key": config.vonage_private_key,
                 "signature_secret": config.vonage_signature_secret,
-                "api_host": config.vonage_base_url or None, "timeout": max(1, int(timeout))}
+                "api_host": config.vonage_base_url or None, "timeout": max(1, int(timeout)),
+                "pool_size": max(10, config.dispatch_concurrency)}
     if name == "brevo":
         if not config.brevo_api_key:
             raise ProviderNotConfigured("Brevo is not configured: set PARLONS_BREVO_API_KEY")

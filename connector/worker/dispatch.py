@@ -117,9 +117,10 @@ def _claim(runtime: Runtime, limit: int, limits: SendLimits) -> tuple[list[Job],
             message.attempted_at, message.claimed_by = now, worker
             jobs.append(Job(message.id, route, _outbound(runtime, message, route.sender)))
         for message in unknown:
-            sender = Sender(sending_kind(message.provider or "", message.from_phone or ""), message.from_phone or "")
+            message.provider = message.provider or "twilio"  # the only provider before there were several
+            sender = Sender(sending_kind(message.provider, message.from_phone or ""), message.from_phone or "")
             after = (message.attempted_at or message.created_at) - timedelta(seconds=1)
-            jobs.append(Job(message.id, Route(message.provider or "", sender, 1.0),
+            jobs.append(Job(message.id, Route(message.provider, sender, 1.0),
                             _outbound(runtime, message, sender), reconcile_after=after))
     return jobs, len(messages) + len(unknown)
 
