@@ -75,7 +75,7 @@ def test_workers_killed_mid_send_with_lost_answers_send_every_message_exactly_on
 
     try:
         # when a worker is SIGKILLed every two seconds while the send goes on (and replaced)
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 600  # a loaded machine is slower, never less exact
         while pending() and time.monotonic() < deadline:
             time.sleep(2)
             if killed < 10:
