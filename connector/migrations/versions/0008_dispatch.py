@@ -7,7 +7,7 @@ messaging service id, longer than a phone number): a message whose worker died, 
 outcome is unknown, is reconciled with the provider from that moment on.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
