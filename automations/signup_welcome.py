@@ -15,12 +15,16 @@ from automations.models import Shop, SignupRequest
 
 
 def due(session: Session, limit: int = 100) -> list[SignupRequest]:
-    """Confirmed requests whose welcome has not started yet, oldest first."""
-    return list(session.scalars(
+    """Confirmed requests whose welcome has not started yet, oldest first (on PostgreSQL, locked:
+    two workers never welcome the same subscriber)."""
+    query = (
         sa.select(SignupRequest)
         .where(SignupRequest.status == "confirmed", SignupRequest.welcomed_at.is_(None))
         .order_by(SignupRequest.id).limit(limit)
-    ))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
 
 
 def start(
