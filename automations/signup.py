@@ -91,6 +91,33 @@ def keyword_errors(words: Iterable[str], answers: Iterable[str] = ()) -> dict[st
     return errors
 
 
+def expected_answers() -> set[str]:
+    """Every answer the ready-made conversation flows expect, in every language."""
+    from automations.scenarios import list_scenarios
+
+    return {phrase for scenario in list_scenarios() for flow in scenario.variants.values()
+            for step in flow.steps.values() for answer in step.answers for phrase in answer.phrases()}
+
+
+def save_keywords(shop: Shop, words: list[str]) -> list[str]:
+    """Set the shop's sign-up keywords; SignupRefused-like errors keyed by position when one
+    collides (see `keyword_errors`)."""
+    errors = keyword_errors(words, expected_answers())
+    if errors:
+        raise KeywordsRefused(errors)
+    cleaned = [" ".join(w.split()).upper() for w in words]
+    settings = dict(shop.settings or {})
+    settings["signup"] = {**(settings.get("signup") or {}), "keywords": cleaned}
+    shop.settings = settings
+    return cleaned
+
+
+class KeywordsRefused(ValueError):
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("keywords refused")
+        self.errors = errors
+
+
 def matching_keyword(shop: Shop, body: str | None) -> str | None:
     """The shop's sign-up keyword this whole message is (case and accents folded), or None."""
     said = keywords.phrase(body)

@@ -8,8 +8,8 @@
 | `POST /join/<shop>/request` | a phone asks to join: a confirmation text goes out (code + OUI) |
 | `POST /join/<shop>/confirm` | the code typed back: the number is subscribed |
 
-Web sign-ups are always double opt-in. A request is refused with a field-keyed error (422) for a
-bad phone or an out-of-date legal text; rate limits per client IP (`PARLONS_LIMIT_SIGNUP_IP`)
+Web sign-ups are always double opt-in. A request is refused with a field-keyed error for a
+bad phone or an out-of-date legal text, in the API's error shape (400, `messages` by field); rate limits per client IP (`PARLONS_LIMIT_SIGNUP_IP`)
 and per number (`PARLONS_LIMIT_SIGNUP_PHONE`) and the per-number cooldown answer 429. A filled
 honeypot field (`website`) gets the same answer as a real request and nothing is sent. A number
 already subscribed gets no text either (the answer does not tell whether it was), so nobody can
@@ -36,7 +36,7 @@ from connector.web import limits, rt
 from connector.worker.growth import welcome_due
 
 log = logging.getLogger("parlons.signup")
-bp = Blueprint("signup", __name__)
+bp = Blueprint("join", __name__)
 SCRIPT = Path(__file__).parent / "static" / "signup.js"
 LANGS = tuple(LEGAL_TEXTS)
 LABELS = {
@@ -222,7 +222,7 @@ def _pending() -> tuple[Response, int]:
 
 
 def _invalid(errors: dict[str, Any]) -> tuple[Response, int]:
-    return jsonify(error="invalid", message="some fields are not valid", errors=errors), 422
+    return jsonify(error="invalid", message="some fields are not valid", messages=errors), 400
 
 
 def _limits() -> limits.Limits:

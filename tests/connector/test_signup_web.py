@@ -73,7 +73,7 @@ def test_web_sign_up_confirmed_by_the_code_keeps_every_piece_of_evidence(client,
         assert s.scalar(sa.select(Contact.consent_status)) == "not_subscribed"
     # when a wrong code is typed, then the right one
     wrong = client.post(f"/join/{SHOP}/confirm", data={"phone": PHONE, "code": "000000"})
-    assert wrong.status_code == 422 and wrong.get_json()["errors"] == {"code": ["this code is not the one we sent"]}
+    assert wrong.status_code == 400 and wrong.get_json()["messages"] == {"code": ["this code is not the one we sent"]}
     right = client.post(f"/join/{SHOP}/confirm", data={"phone": PHONE, "code": code_in(request_text)})
     # then the number is subscribed, with what was captured as evidence
     assert right.status_code == 200 and right.get_json() == {"status": "confirmed"}
@@ -89,7 +89,7 @@ def test_web_sign_up_confirmed_by_the_code_keeps_every_piece_of_evidence(client,
     assert code_in(request_text) not in str(evidence)  # the code itself is not kept
     # and a code cannot be used twice
     again = client.post(f"/join/{SHOP}/confirm", data={"phone": PHONE, "code": code_in(request_text)})
-    assert again.status_code == 422
+    assert again.status_code == 400
 
 
 def test_web_sign_up_confirmed_by_replying_oui(app, client, db):
@@ -120,13 +120,13 @@ def test_the_honeypot_gets_the_same_answer_and_nothing_is_sent(client, db):
 
 
 def test_bad_input_gets_field_keyed_errors(client, db):
-    assert ask(client, phone="12").get_json()["errors"].keys() == {"phone"}
+    assert ask(client, phone="12").get_json()["messages"].keys() == {"phone"}
     stale = ask(client, legal_version="2019-01")
-    assert stale.status_code == 422
-    assert stale.get_json()["errors"] == {"legal_version": ["the consent text has changed: reload the page"]}
-    missing = client.post(f"/join/{SHOP}/request", json={"lang": "de"}).get_json()["errors"]
+    assert stale.status_code == 400
+    assert stale.get_json()["messages"] == {"legal_version": ["the consent text has changed: reload the page"]}
+    missing = client.post(f"/join/{SHOP}/request", json={"lang": "de"}).get_json()["messages"]
     assert missing.keys() == {"phone", "legal_version", "lang"}
-    assert client.post(f"/join/{SHOP}/confirm", data={"phone": PHONE, "code": "12ab"}).get_json()["errors"] == {
+    assert client.post(f"/join/{SHOP}/confirm", data={"phone": PHONE, "code": "12ab"}).get_json()["messages"] == {
         "code": ["six digits"]}
     assert sent(db) == []
 
@@ -146,12 +146,12 @@ def test_cooldown_one_pending_confirmation_per_number_and_expiry(client, db):
         statuses = s.scalars(sa.select(SignupRequest.status).order_by(SignupRequest.id)).all()
     assert statuses == ["cancelled", "pending"]
     first_code = code_in(sent(db)[0])
-    assert client.post(f"/join/{SHOP}/confirm", data={"phone": PHONE, "code": first_code}).status_code == 422
+    assert client.post(f"/join/{SHOP}/confirm", data={"phone": PHONE, "code": first_code}).status_code == 400
     # and a request that expired cannot be confirmed any more
     with db.transaction() as s:
         s.execute(sa.update(SignupRequest).values(expires_at=utcnow() - timedelta(seconds=1)))
     late = client.post(f"/join/{SHOP}/confirm", data={"phone": PHONE, "code": code_in(sent(db)[1])})
-    assert late.get_json()["errors"] == {"code": ["no confirmation is waiting for this number: ask again"]}
+    assert late.get_json()["messages"] == {"code": ["no confirmation is waiting for this number: ask again"]}
 
 
 def test_rate_limit_per_number(client, db):
