@@ -28,6 +28,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
 from automations import signup
+from automations.catalog_alerts import variant_gid
 from automations.contacts import normalise_phone, upsert_contact
 from automations.events import SUBSCRIBED, ContactData
 from automations.models import Shop, StockAlert, utcnow
@@ -118,6 +119,9 @@ def ask(domain: str):
     except ValidationError as exc:
         return _invalid(exc.normalized_messages())
     now = utcnow()
+    form["variant_id"] = variant_gid(form["variant_id"])
+    if form["product_id"] and form["product_id"].strip().isdigit():
+        form["product_id"] = f"gid://shopify/Product/{form['product_id'].strip()}"
     with runtime.db.transaction() as session:
         shop = _shop(session, domain)
         lang = lang_of(form["lang"] or _lang(shop), shop)

@@ -11,11 +11,16 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
-from automations import signup_welcome
-from automations.models import Shop, SignupRequest, utcnow
+import orjson
+from sqlalchemy.orm import Session
+
+from automations import catalog_alerts, signup_welcome
+from automations.models import Shop, SignupRequest, StoreEvent, utcnow
 from connector.clients import shopify_for
 from connector.runtime import Runtime, current
 from integrations.errors import ApiError
+from integrations.shopify import catalog
+from integrations.shopify.webhooks import PayloadError
 
 log = logging.getLogger("parlons.growth")
 CODE_PATIENCE = timedelta(hours=1)
@@ -54,7 +59,7 @@ def new_code(prefix: str) -> str:
 
 
 def _create_code(
-    runtime: Runtime, session, shop: Shop, req: SignupRequest, wanted: dict, now: datetime  # noqa: ANN001
+    runtime: Runtime, session: Session, shop: Shop, req: SignupRequest, wanted: dict, now: datetime
 ) -> str | None:
     client = shopify_for(runtime, session, shop)
     if client is None:
@@ -67,3 +72,19 @@ def _create_code(
         now + timedelta(days=days),
     )
     return code
+
+
+def catalog_event(session: Session, event: StoreEvent, shop: Shop | None, now: datetime) -> dict:
+    """A products or inventory webhook: the catalogue kept up to date, alerts queued."""
+    if shop is None:
+        return {"ignored": "unknown shop"}
+    try:
+        parsed = catalog.parse(event.topic, orjson.loads(event.payload))
+    except (PayloadError, orjson.JSONDecodeError) as exc:
+        log.warning("store event %s (%s) invalid: %s", event.id, event.topic, exc)
+        return {"invalid": str(exc)}
+    if isinstance(parsed, catalog_alerts.StockLevel):
+        done = catalog_alerts.apply_stock(session, shop, parsed, now)
+    else:
+        done = catalog_alerts.apply_products(session, shop, parsed, now)
+    return {"events": [], "catalog": done}  # no engine event: alerts are queued here
