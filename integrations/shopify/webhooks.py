@@ -197,6 +197,7 @@ def _orders(topic: str, body: dict) -> list[DomainEvent]:
         "order_status_url": body.get("order_status_url"),
         "financial_status": body.get("financial_status"),
         "fulfillment_status": body.get("fulfillment_status"),
+        "discount_codes": [d["code"] for d in body.get("discount_codes") or []],
     }
     occurred_at = body.get("updated_at")
     if topic == "orders/create":
