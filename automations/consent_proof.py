@@ -82,6 +82,15 @@ def to_csv(records: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield _take(out)
 
 
+def to_json(shop: Shop, records: Iterable[dict[str, Any]], generated_at: str) -> Iterator[str]:
+    """`{"shop", "generated_at", "fields", "records": [...]}`, written record by record."""
+    head = {"shop": shop.domain, "generated_at": generated_at, "fields": list(FIELDS)}
+    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "records": ['
+    for n, record in enumerate(records):
+        yield ("," if n else "") + "\n" + json.dumps(record, ensure_ascii=False)
+    yield "\n]}\n"
+
+
 def _take(out: io.StringIO) -> str:
     text = out.getvalue()
     out.seek(0)
