@@ -25,7 +25,6 @@ from connector.web.rest import (
     ShopQuery,
     api_blueprint,
     request_shop,
-    write_scope,
 )
 
 bp = api_blueprint("signup", "Growing the SMS list: keywords, sign-up page and pop-up, QR codes")
@@ -46,15 +45,41 @@ class SignupSettingsSchema(Schema):
     legal = fields.Dict(keys=fields.String(), values=fields.Nested(LegalSchema), required=True)
     welcome_code = fields.Dict(allow_none=True, metadata={"description": "unique welcome codes: "
                                                           "percentage, prefix, days (None: off)"})
+    price_drop_share = fields.Float(required=True)
 
 
-class KeywordsBody(Schema):
+class WelcomeCodeSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    percentage = fields.Float(required=True, validate=validate.Range(min=1, max=100))
+    prefix = fields.String(load_default="BIENVENUE", validate=validate.Regexp(
+        r"^[A-Z0-9]{1,20}$", error="1 to 20 capital letters or digits"))
+    days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=365))
+
+
+class LegalTextsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    fr = fields.String(validate=validate.Length(min=20, max=1000))
+    en = fields.String(validate=validate.Length(min=20, max=1000))
+    version = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class SignupChanges(Schema):
+    """Only what changes; `null` turns welcome codes off or brings back the default texts or share."""
+
     class Meta:
         unknown = RAISE
 
     shop = fields.String(metadata=SHOP_FIELD)
-    keywords = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
+    keywords = fields.List(fields.String(validate=validate.Length(min=1, max=32)),
                            validate=validate.Length(min=1, max=20))
+    welcome_code = fields.Nested(WelcomeCodeSchema, allow_none=True)
+    legal = fields.Nested(LegalTextsSchema, allow_none=True)
+    price_drop_share = fields.Float(allow_none=True, validate=validate.Range(min=0.01, max=0.9),
+                                    metadata={"description": "price fall that triggers alerts (0.1: 10 %)"})
 
 
 class QrArgs(ShopQuery):
@@ -80,6 +105,7 @@ def settings_of(shop: Shop) -> dict[str, Any]:
         "embed_snippet": signup_links.embed_snippet(public, shop),
         "legal": {lang: dict(zip(("text", "version"), legal(shop, lang), strict=True)) for lang in LEGAL_TEXTS},
         "welcome_code": ((shop.settings or {}).get("signup") or {}).get("welcome_code"),
+        "price_drop_share": ((shop.settings or {}).get("signup") or {}).get("price_drop_share") or 0.1,
     }
 
 
@@ -92,19 +118,22 @@ def show_signup(_args: dict[str, Any]):  # noqa: ANN201
         return settings_of(request_shop(session))
 
 
-@bp.put("/signup/keywords")
-@bp.arguments(KeywordsBody)
-@write_scope
+@bp.patch("/signup")
+@bp.arguments(SignupChanges)
 @bp.response(200, SignupSettingsSchema)
-def save_keywords(body: dict[str, Any]):  # noqa: ANN201
-    """Replace the shop's sign-up keywords; a colliding one is refused with the reason."""
+def change_signup(body: dict[str, Any]):  # noqa: ANN201
+    """Change keywords, welcome codes, legal texts (with a new version) or the price-drop share."""
     with rt().db.transaction() as session:
         shop = request_shop(session)
-        try:
-            signup.save_keywords(shop, body["keywords"])
-        except signup.KeywordsRefused as refused:
-            raise ApiError(400, {"keywords": refused.errors},
-                           message="some keywords cannot be used") from None
+        if "keywords" in body:
+            try:
+                signup.save_keywords(shop, body["keywords"])
+            except signup.KeywordsRefused as refused:
+                raise ApiError(400, {"keywords": refused.errors},
+                               message="some keywords cannot be used") from None
+        changes = {k: v for k, v in body.items() if k not in ("shop", "keywords")}
+        current = {**((shop.settings or {}).get("signup") or {}), **changes}
+        shop.settings = {**(shop.settings or {}), "signup": {k: v for k, v in current.items() if v is not None}}
         return settings_of(shop)
 
 

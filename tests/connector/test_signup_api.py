@@ -30,7 +30,7 @@ def test_the_settings_name_the_page_the_snippet_the_keywords_and_the_legal_texts
 
 def test_keywords_colliding_with_compliance_words_or_answers_are_refused_with_the_reason(app, client):
     headers = setup(app)
-    refused = client.put("/api/v1/signup/keywords", headers=headers,
+    refused = client.patch("/api/v1/signup", headers=headers,
                          json={"keywords": ["SOLDES", "STOP", "ACHETER", "info"]})
     assert refused.status_code == 400
     assert refused.get_json()["messages"] == {"keywords": {
@@ -38,7 +38,7 @@ def test_keywords_colliding_with_compliance_words_or_answers_are_refused_with_th
         "2": ["ACHETER is an answer a conversation flow expects"],
         "3": ["info is a help keyword"]}}
     assert client.get("/api/v1/signup", headers=headers).get_json()["keywords"] == ["JOIN", "INSCRIPTION"]
-    saved = client.put("/api/v1/signup/keywords", headers=headers, json={"keywords": ["soldes", "Rejoindre"]})
+    saved = client.patch("/api/v1/signup", headers=headers, json={"keywords": ["soldes", "Rejoindre"]})
     assert saved.status_code == 200 and saved.get_json()["keywords"] == ["SOLDES", "REJOINDRE"]
 
 
@@ -58,3 +58,28 @@ def test_qr_codes_for_the_page_and_a_keyword_in_png_and_svg(app, client):
     unknown = client.get("/api/v1/signup/qr?target=keyword&keyword=SOLDES", headers=headers)
     assert unknown.status_code == 400 and unknown.get_json()["messages"] == {
         "keyword": ["one of the shop's keywords: JOIN, INSCRIPTION"]}
+
+
+def test_welcome_codes_legal_texts_and_the_price_drop_share_are_checked_and_saved(app, client):
+    headers = setup(app)
+    bad = client.patch("/api/v1/signup", headers=headers, json={
+        "welcome_code": {"percentage": 150, "prefix": "bienvenue!"}, "legal": {"fr": "trop court"},
+        "price_drop_share": 2})
+    assert bad.status_code == 400
+    assert bad.get_json()["messages"] == {
+        "welcome_code": {"percentage": ["Must be greater than or equal to 1 and less than or equal to 100."],
+                         "prefix": ["1 to 20 capital letters or digits"]},
+        "legal": {"fr": ["Length must be between 20 and 1000."], "version": ["Missing data for required field."]},
+        "price_drop_share": ["Must be greater than or equal to 0.01 and less than or equal to 0.9."]}
+    legal = "Oui, je veux les SMS de {brand} ({frequency}). STOP pour arrêter."
+    saved = client.patch("/api/v1/signup", headers=headers, json={
+        "welcome_code": {"percentage": 15}, "legal": {"fr": legal, "version": "2026-03"}, "price_drop_share": 0.2})
+    settings = saved.get_json()
+    assert settings["welcome_code"] == {"percentage": 15.0, "prefix": "BIENVENUE", "days": 30}
+    assert settings["legal"]["fr"] == {"text": "Oui, je veux les SMS de Boutique Alice (jusqu'à 4 SMS par semaine). "
+                                               "STOP pour arrêter.", "version": "2026-03"}
+    assert settings["legal"]["en"]["text"].startswith("By entering my number")  # no English text given: default
+    assert settings["price_drop_share"] == 0.2
+    # and null turns welcome codes off again
+    off = client.patch("/api/v1/signup", headers=headers, json={"welcome_code": None}).get_json()
+    assert off["welcome_code"] is None and off["keywords"] == ["JOIN", "INSCRIPTION"]
