@@ -137,8 +137,10 @@ def ask(domain: str):
         wait = _limits().wait("limit_signup_phone", f"{shop.id}:{phone.e164}")
         if wait:
             return limits.too_many(wait, "too many confirmation texts for this number: try later")
-        contact = upsert_contact(session, shop, ContactData(phone=phone.e164, locale=lang),
-                                 source="web").contact
+        found = upsert_contact(session, shop, ContactData(phone=phone.e164), source="web")
+        contact = found.contact
+        if found.created:
+            contact.locale = lang  # the page's language is all we know of a new number
         if contact.consent_status == SUBSCRIBED and contact.opted_out_at is None:
             if form["variant_id"]:
                 _watch(session, shop, contact.id, form, now)

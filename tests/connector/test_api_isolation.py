@@ -41,6 +41,7 @@ BODIES: dict[str, dict] = {
     "conversation-inbox.add_note": {"text": "rappeler demain"},
     "conversation-inbox.assign": {"assignee": "Zoé"},
     "conversation-inbox.close": {},
+    "signup.change_signup": {"keywords": ["SOLDES"]},
 }
 PUBLIC = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "api_docs_assets.swagger_ui_file"}
 
@@ -110,5 +111,5 @@ def test_shop_a_lists_show_nothing_of_shop_b(client, shops, path, endpoint, meth
     db, key, beta = shops
     answer = client.get(path, headers=bearer(key))
     assert answer.status_code == 200, answer.json
-    text = answer.get_data(as_text=True)
+    text = answer.get_data().decode("utf-8", "replace")  # some answers are images
     assert not [m for m in beta.markers if m in text]

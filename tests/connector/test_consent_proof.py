@@ -92,3 +92,16 @@ def test_another_shops_contact_is_not_found(app, client):
     key, _, _ = seed(app, client)
     answer = client.get("/api/v1/consent-proof?contact_id=999999", headers=bearer(key))
     assert answer.status_code == 404 and answer.get_json()["messages"] == {"contact_id": ["no contact 999999 in this shop"]}
+
+
+def test_erasing_a_contact_erases_what_its_sign_up_captured(app, client):
+    from automations.models import SignupRequest
+
+    key, web_id, _ = seed(app, client)
+    assert client.post(f"/api/v1/contacts/{web_id}/erase", headers=bearer(key)).status_code == 200
+    with app.extensions["parlons"].db.session() as s:
+        req = s.scalars(sa.select(SignupRequest).where(SignupRequest.contact_id == web_id)).one()
+        assert (req.phone_e164, req.ip, req.user_agent, req.page_url, req.messages) == (
+            "[redacted]", None, None, None, [])
+    proof = client.get(f"/api/v1/consent-proof?contact_id={web_id}", headers=bearer(key)).get_json()
+    assert all(r["ip"] is None and r["messages"] == [] and r["phone"] is None for r in proof["records"])
