@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from automations import engine
 from automations import events as ev
-from automations.models import Message, Order, Shop, SignupRequest
+from automations.models import Shop, SignupRequest
 
 
 def due(session: Session, limit: int = 100) -> list[SignupRequest]:
@@ -46,17 +46,3 @@ def wants_code(shop: Shop) -> dict | None:
     codes = ((shop.settings or {}).get("signup") or {}).get("welcome_code")
     return codes if isinstance(codes, dict) and codes.get("percentage") else None
 
-
-def welcome_message(session: Session, order: Order) -> Message | None:
-    """The welcome SMS whose single-use code this order used, if any (for attribution: an order
-    bought with a code only that SMS carried)."""
-    codes = [str(c).upper() for c in (order.data or {}).get("discount_codes") or []]
-    if not codes:
-        return None
-    req = session.scalars(sa.select(SignupRequest).where(
-        SignupRequest.shop_id == order.shop_id, sa.func.upper(SignupRequest.discount_code).in_(codes))).first()
-    if req is None:
-        return None
-    return session.scalars(sa.select(Message).where(
-        Message.contact_id == req.contact_id, Message.direction == "outbound",
-        Message.body.contains(req.discount_code)).order_by(Message.id)).first()

@@ -10,10 +10,11 @@ from datetime import timedelta
 import requests
 import sqlalchemy as sa
 
-from automations import rules
+from automations import attribution, rules
 from automations.catalog_alerts import RESERVED_FOR
 from automations.flows import default_rules
 from automations.models import (
+    Attribution,
     Checkout,
     Contact,
     Installation,
@@ -25,7 +26,6 @@ from automations.models import (
     utcnow,
 )
 from automations.signup_texts import LEGAL_VERSION
-from automations.signup_welcome import welcome_message
 from tests.connector.conftest import SHOP
 from tests.connector.helpers import FIXTURES
 
@@ -87,9 +87,12 @@ def test_the_welcome_sms_carries_a_single_use_code_created_in_shopify_and_its_or
                                                                     .encode())
     emit(live, "orders/create", order)
     # then the order is attributed to the welcome SMS that carried the code
-    with live.runtime.db.session() as s:
-        placed = s.scalars(sa.select(Order)).one()
-        assert welcome_message(s, placed).body == welcome
+    with live.runtime.db.transaction() as s:
+        shop = s.scalar(sa.select(Shop).where(Shop.domain == SHOP))
+        assert attribution.attribute_orders(s, shop, utcnow())["attributed"] == 1
+        credited = s.scalars(sa.select(Attribution)).one()
+        assert credited.method == "discount_code" and s.get(Message, credited.message_id).body == welcome
+        assert credited.order_id == s.scalars(sa.select(Order.id)).one()
 
 
 def test_a_token_without_write_discounts_is_refused_by_shopify_and_the_welcome_waits(live):
