@@ -70,6 +70,8 @@ class Config:
     limit_links: str = "120/minute"
     limit_bad_signatures: str = "30/minute"
     limit_shopify_webhooks: str = "30000/minute"
+    limit_signup_ip: str = "10/minute;30/hour"  # sign-up page and pop-up, per client IP
+    limit_signup_phone: str = "3/hour;5/day"  # confirmation texts asked for one number
     # Outgoing webhooks: endpoints on private, loopback or link-local addresses (and plain http)
     # are refused unless this is on (a development machine, tests)
     webhooks_allow_private: bool = False

@@ -58,6 +58,7 @@ BODIES: dict[str, dict] = {
     "campaigns.pause_campaign": {},
     "campaigns.resume_campaign": {},
     "campaigns.cancel_campaign": {},
+    "signup.change_signup": {"keywords": ["SOLDES"]},
 }
 PUBLIC = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "api_docs_assets.swagger_ui_file"}
 
@@ -127,5 +128,5 @@ def test_shop_a_lists_show_nothing_of_shop_b(client, shops, path, endpoint, meth
     db, key, beta = shops
     answer = client.get(path, headers=bearer(key))
     assert answer.status_code == 200, answer.json
-    text = answer.get_data(as_text=True)
+    text = answer.get_data().decode("utf-8", "replace")  # some answers are images
     assert not [m for m in beta.markers if m in text]
