@@ -13,7 +13,7 @@ Figures (one JSON line):
   process, from "send" (audience resolved, then batches: personalisation, one short link per
   recipient, footer, encoding, send window, message rows);
 - `peak_rss_mb`: that worker's peak resident memory;
-- `baseline_per_s`: the same composition with one RQ job per recipient (a SimpleWorker, same
+- `baseline_per_s`: the same composition with one RQ job per recipient (an in-process RQ worker, same
   run), and `ratio` = compose_per_s / baseline_per_s.
 
 Targets on 2 cores: count_ms < 1,000, compose_per_s >= 5,000, peak_rss_mb < 300.
@@ -165,14 +165,13 @@ def compose_one(campaign_id: int) -> int:
 
 
 def baseline_run(db_url: str, redis_url: str) -> None:
-    """`--baseline-worker`: a SimpleWorker in burst mode over the queued one-recipient jobs."""
-    from rq import SimpleWorker
-
+    """`--baseline-worker`: an in-process RQ worker in burst mode over the queued one-recipient jobs."""
     import automations.campaign_send  # noqa: F401 - imported before the clock starts
+    from connector.worker.rq_workers import InProcessWorker
 
     runtime = _runtime(db_url, redis_url)
     started = time.perf_counter()
-    SimpleWorker([runtime.queue("sync")], connection=runtime.redis).work(burst=True, logging_level="WARNING")
+    InProcessWorker([runtime.queue("sync")], connection=runtime.redis).work(burst=True, logging_level="WARNING")
     print(json.dumps({"seconds": time.perf_counter() - started}))
 
 

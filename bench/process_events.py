@@ -178,14 +178,13 @@ def process_one(event_id: int) -> int:
 
 def run_worker(db_url: str, redis_url: str, kind: str) -> None:
     """`--work`: a real RQ worker on the bench's events queue, until stopped."""
-    from rq import SimpleWorker, Worker
-
     import connector.worker.events  # noqa: F401 - loaded once here, not in every forked job
     from connector.config import Config
     from connector.runtime import Runtime, install
+    from connector.worker.rq_workers import ForkingWorker, InProcessWorker
 
     runtime = install(Runtime(Config(database_url=db_url, redis_url=redis_url, queue_prefix=PREFIX)))
-    cls = SimpleWorker if kind == "simple" else Worker
+    cls = InProcessWorker if kind == "simple" else ForkingWorker
     cls([runtime.queue("events")], connection=runtime.redis).work(logging_level="WARNING")
 
 

@@ -13,12 +13,12 @@ import secrets
 from pathlib import Path
 
 import click
-from rq import SimpleWorker
 
 from connector.config import Config
 from connector.local.devservers import local_redis
 from connector.local.sandboxes import start_sandboxes
 from connector.worker import jobs
+from connector.worker.rq_workers import InProcessWorker
 
 
 @click.command("demo")
@@ -58,7 +58,7 @@ def demo(port: int, host: str) -> None:
     click.echo("  Ctrl-C to stop.\n")
     try:
         jobs.schedule_tick(runtime, delay=1)
-        SimpleWorker(runtime.queues(), connection=runtime.redis).work(with_scheduler=True, logging_level="WARNING")
+        InProcessWorker(runtime.queues(), connection=runtime.redis).work(with_scheduler=True, logging_level="WARNING")
     finally:
         server.stop()
         boxes.stop()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import SimpleWorker, Worker
 
 from connector.runtime import QUEUES
 from connector.worker import jobs
+from connector.worker.rq_workers import ForkingWorker, InProcessWorker
 
 
 @click.command()
@@ -23,7 +23,7 @@ def worker(names: tuple[str, ...], burst: bool, simple: bool) -> None:
     queues = [runtime.queue(n) for n in (names or QUEUES)]
     if not burst:
         jobs.schedule_tick(runtime, delay=1)
-    cls = SimpleWorker if simple else Worker
+    cls = InProcessWorker if simple else ForkingWorker
     w = cls(queues, connection=runtime.redis)
     w.work(burst=burst, with_scheduler=True, logging_level="INFO")
 COMMANDS = [worker]

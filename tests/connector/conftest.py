@@ -6,7 +6,6 @@ import dataclasses
 from dataclasses import dataclass
 
 import pytest
-from rq import SimpleWorker
 
 from connector import create_app
 from connector.install import connect_hubspot, connect_shopify
@@ -15,6 +14,7 @@ from connector.local.sandboxes import Sandboxes, start_sandboxes
 from connector.runtime import Runtime
 from connector.shops import forget
 from connector.worker import jobs
+from connector.worker.rq_workers import InProcessWorker
 from integrations.serving import RunningServer, serve
 
 SHOP = "boutique-lumiere.myshopify.com"
@@ -36,7 +36,7 @@ class Live:
         """Run a real RQ worker in burst mode until every queue is empty (ticks included)."""
         jobs.tick(reschedule=False)
         for _ in range(5):
-            SimpleWorker(self.runtime.queues(), connection=self.runtime.redis).work(burst=True)
+            InProcessWorker(self.runtime.queues(), connection=self.runtime.redis).work(burst=True)
             if not any(len(q) for q in self.runtime.queues()):
                 break
 

@@ -8,7 +8,6 @@ import time
 import types
 
 import pytest
-from rq import SimpleWorker
 
 from automations.models import StoreEvent
 from connector import signals
@@ -16,6 +15,7 @@ from connector.deliveries import DeliveryWriter
 from connector.signals import Signal
 from connector.worker import jobs
 from connector.worker.events import stale_received
+from connector.worker.rq_workers import InProcessWorker
 from tests.connector.helpers import FIXTURES, make_shop
 
 RAW = (FIXTURES / "customers__create.json").read_text()
@@ -41,7 +41,7 @@ def statuses(runtime) -> dict[str, str]:  # noqa: ANN001
 
 
 def work_events(runtime) -> None:  # noqa: ANN001
-    SimpleWorker([runtime.queue("events")], connection=runtime.redis).work(burst=True)
+    InProcessWorker([runtime.queue("events")], connection=runtime.redis).work(burst=True)
 
 
 def test_an_event_whose_signal_was_lost_is_processed_by_the_next_drain(runtime):

@@ -307,14 +307,13 @@ def test_the_demo_page_starts_a_scenario_and_the_customer_answers_from_the_phone
         config, database, redis_conn, sandboxes):
     import dataclasses
 
-    from rq import SimpleWorker
-
     from connector import create_app
     from connector.local.demo import CUSTOMER, seed
     from connector.local.devservers import free_port
     from connector.shops import forget
     from connector.web import demo as demo_pages
     from connector.worker import jobs
+    from connector.worker.rq_workers import InProcessWorker
     from integrations.serving import serve
 
     # given the demo app as `parlons demo` builds it (sandboxes, demo shop, demo pages)
@@ -330,7 +329,7 @@ def test_the_demo_page_starts_a_scenario_and_the_customer_answers_from_the_phone
     def work() -> None:
         with app.app_context():
             jobs.tick(reschedule=False)
-            SimpleWorker(runtime.queues(), connection=runtime.redis).work(burst=True)
+            InProcessWorker(runtime.queues(), connection=runtime.redis).work(burst=True)
 
     try:
         page = app.test_client()

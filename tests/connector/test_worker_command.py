@@ -26,10 +26,10 @@ def test_a_burst_worker_processes_stored_deliveries(app, client):
 
 def test_a_long_backlog_is_handed_from_job_to_job_within_the_time_budget(app, client, monkeypatch):
     # given three stored deliveries, batches of one, and a time budget already spent after a batch
-    from rq import SimpleWorker
     from rq.registry import FinishedJobRegistry
 
     from connector.worker import jobs
+    from connector.worker.rq_workers import InProcessWorker
 
     monkeypatch.setattr(jobs, "BATCH", 1)
     monkeypatch.setattr(jobs, "DRAIN_BUDGET_SECONDS", 0)
@@ -39,7 +39,7 @@ def test_a_long_backlog_is_handed_from_job_to_job_within_the_time_budget(app, cl
         post_shopify(client, (FIXTURES / name).read_bytes(), name[:-5].replace("__", "/"), SECRET)
     # when a worker runs until the queue is empty
     queue = runtime.queue("events")
-    SimpleWorker([queue], connection=runtime.redis).work(burst=True)
+    InProcessWorker([queue], connection=runtime.redis).work(burst=True)
     # then each job processed one batch and handed the rest to a fresh job, and nothing is left
     assert count(runtime.db, StoreEvent, StoreEvent.status == "processed") == 3
     assert len(FinishedJobRegistry(queue=queue)) >= 3
