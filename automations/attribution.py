@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from automations import webhooks
 from automations.models import (
     Attribution,
     Campaign,
@@ -50,28 +51,46 @@ def _codes(order: Order) -> set[str]:
     return {str(c.get("code") if isinstance(c, dict) else c).upper() for c in codes}
 
 
-def attribute_orders(session: Session, shop: Shop, now: datetime) -> dict[str, int]:
-    """Attribute the shop's recent orders not attributed yet; reverse cancelled ones."""
+def attribute_orders(session: Session, shop: Shop, now: datetime,
+                     order_ids: list[int] | None = None) -> dict[str, int]:
+    """Attribute the shop's recent orders not attributed yet (only `order_ids` when given, as the
+    events drain does when orders arrive); reverse cancelled ones. Each new attribution is told
+    to the shop's `order.attributed` webhook subscribers."""
     click_window, receipt_window = windows(shop)
-    orders = list(session.scalars(
-        sa.select(Order).outerjoin(Attribution, Attribution.order_id == Order.id)
-        .where(Order.shop_id == shop.id, Attribution.id.is_(None), Order.status != "cancelled",
-               Order.created_at >= now - LOOK_BACK)))
+    query = (sa.select(Order).outerjoin(Attribution, Attribution.order_id == Order.id)
+             .where(Order.shop_id == shop.id, Attribution.id.is_(None), Order.status != "cancelled",
+                    Order.created_at >= now - LOOK_BACK))
+    if order_ids is not None:
+        query = query.where(Order.id.in_(order_ids))
     made = 0
-    for order in orders:
+    for order in session.scalars(query).all():
         found = _find(session, shop, order, click_window, receipt_window)
         if found is None:
             continue
         method, message_id, campaign_id = found
-        session.add(_attribution(session, shop, order, method, message_id, campaign_id))
+        row = _attribution(session, shop, order, method, message_id, campaign_id)
+        session.add(row)
+        session.flush()
+        webhooks.emit(session, shop.id, "order.attributed", attributed_data(row, order), contact_id=row.contact_id)
         made += 1
-    session.flush()
+    cancelled = sa.select(Order.id).where(Order.shop_id == shop.id, Order.status == "cancelled")
+    if order_ids is not None:
+        cancelled = cancelled.where(Order.id.in_(order_ids))
     reversed_ = session.execute(
         sa.update(Attribution).where(
             Attribution.shop_id == shop.id, Attribution.reversed_amount < Attribution.amount,
-            Attribution.order_id.in_(sa.select(Order.id).where(Order.shop_id == shop.id, Order.status == "cancelled")))
+            Attribution.order_id.in_(cancelled))
         .values(reversed_amount=Attribution.amount).execution_options(synchronize_session=False)).rowcount
     return {"attributed": made, "reversed": reversed_}
+
+
+def attributed_data(row: Attribution, order: Order) -> dict[str, Any]:
+    """The `order.attributed` webhook's data: the order and what earned it."""
+    return {"order": {"id": order.id, "gid": order.gid, "name": order.name},
+            "attribution": {"method": row.method, "message_id": row.message_id, "campaign_id": row.campaign_id,
+                            "variant_id": row.variant_id, "rule_id": row.rule_id, "step": row.step,
+                            "amount": str(row.amount), "currency": row.currency,
+                            "ordered_at": row.ordered_at.isoformat() if row.ordered_at else None}}
 
 
 def _find(session: Session, shop: Shop, order: Order, click_window: timedelta, receipt_window: timedelta

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from automations import templating
 from automations.campaign_compose import Composer, mark, memo, write
-from automations.campaigns import start_time, variants
+from automations.campaigns import finished, start_time, variants
 from automations.flow_messages import message_variables
 from automations.models import (
     Campaign,
@@ -247,6 +247,7 @@ def finish_if_done(session: Session, campaign: Campaign, now: datetime) -> bool:
     campaign.status, campaign.finished_at = "sent", now
     _cursor.pop(campaign.id, None)
     session.flush()
+    finished(session, campaign)
     return True
 
 

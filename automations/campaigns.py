@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
-from automations import templating
+from automations import templating, webhooks
 from automations.models import Campaign, CampaignRecipient, CampaignVariant, Message, Segment, Shop
 from automations.segments import MarketingError
 
@@ -235,7 +235,14 @@ def cancel(session: Session, campaign: Campaign, now: datetime) -> Campaign:
     ).values(status="skipped", reason="campaign cancelled"))
     campaign.status, campaign.finished_at = "cancelled", now
     session.flush()
+    finished(session, campaign)
     return campaign
+
+
+def finished(session: Session, campaign: Campaign) -> None:
+    """Tell the shop's `campaign.finished` subscribers (sent or cancelled) with its figures."""
+    webhooks.emit(session, campaign.shop_id, "campaign.finished", {"campaign": to_json(session, campaign)},
+                  occurred_at=campaign.finished_at)
 
 
 def _withdraw(session: Session, campaign: Campaign, reason: str, now: datetime) -> list[int]:

@@ -10,7 +10,8 @@ Event types and the objects their `data` holds:
 - `reply.received`: `message` (the inbound SMS) and `contact`
 - `consent.changed`: `contact` and `consent` (status, source, when, evidence)
 - `conversation.handoff`: `conversation` and `contact`
-- `campaign.finished`, `order.attributed`: emitted by the campaigns and attribution code
+- `campaign.finished` (sent or cancelled): `campaign` with its progress
+- `order.attributed`: `order` and `attribution` (method, message, campaign, variant, flow step, amount)
 """
 
 from __future__ import annotations

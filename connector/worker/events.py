@@ -19,10 +19,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from automations import chunk, commerce, contacts, conversations, engine, rule_cache, sweeps
+from automations import (
+    attribution,
+    chunk,
+    commerce,
+    contacts,
+    conversations,
+    engine,
+    rule_cache,
+    sweeps,
+)
 from automations import events as ev_types
 from automations.events import DomainEvent
-from automations.models import Rule, Shop, StoreEvent, utcnow
+from automations.models import Order, Rule, Shop, StoreEvent, utcnow
 from connector.runtime import Runtime
 from connector.worker import callbacks, growth
 from connector.worker.callbacks import jsonable
@@ -100,6 +109,7 @@ def _process_chunk(runtime: Runtime, session: Session, ids: list[int]) -> int:
             session.flush()
         finally:
             chunk.end(session)
+    attribute_arrived(session, utcnow())
     for row in finished:
         row["outcome"] = jsonable(row["outcome"])  # ids of the rows written just now
     if finished:
@@ -187,6 +197,7 @@ def _one_by_one(runtime: Runtime, ids: list[int]) -> int:
             with runtime.db.transaction() as session:
                 if process_one(runtime, session, event_id):
                     done += 1
+                attribute_arrived(session, utcnow())
         except Exception as exc:  # noqa: BLE001 - record and go on with the batch
             log.exception("store event %s failed", event_id)
             with runtime.db.transaction() as session:
@@ -238,9 +249,31 @@ def process_one(
             session, shop, domain_event, now=now, redis_conn=runtime.redis, store_event_id=ev.id
         )
         outcomes.append({"type": domain_event.type, **outcome.fields()})
+        if domain_event.type in commerce.ORDER_EVENTS:
+            gid = domain_event.subject_key or domain_event.data.get("order_gid")
+            session.info.setdefault(_ARRIVED, set()).add((shop.id, gid))
     _finish(ev, "processed", {"events": outcomes} if outcomes else {"events": [], "note": "nothing to do"},
             now, finished)
     return True
+
+
+_ARRIVED = "parlons.orders_arrived"  # session.info: (shop id, order gid) of the orders events touched
+
+
+def attribute_arrived(session: Session, now: datetime) -> None:
+    """Attribute the orders this transaction's events created, changed or cancelled (an order's
+    SMS is known when it arrives: the click or receipt that earned it came before it)."""
+    arrived = session.info.pop(_ARRIVED, None)
+    if not arrived:
+        return
+    by_shop: dict[int, set[str]] = {}
+    for shop_id, gid in arrived:
+        if gid:
+            by_shop.setdefault(shop_id, set()).add(gid)
+    for shop_id, gids in by_shop.items():
+        ids = list(session.scalars(sa.select(Order.id).where(Order.shop_id == shop_id, Order.gid.in_(gids))))
+        if ids:
+            attribution.attribute_orders(session, session.get(Shop, shop_id), now, ids)
 
 
 def _finish(

@@ -20,11 +20,12 @@ import sqlalchemy as sa
 from automations import caps, consent
 from automations.contacts import upsert_contact
 from automations.events import ConsentData, ContactData
-from automations.models import CampaignRecipient, Message, Shop, utcnow
+from automations.models import Attribution, CampaignRecipient, Message, Shop, utcnow
 from automations.shops import policy_for
 from connector.worker.campaigns import advance, run_campaign
 from tests.connector.conftest import SHOP
 from tests.connector.helpers import FIXTURES
+from tests.connector.webhook_merchant import Merchant
 
 AUTH = {"Authorization": "Bearer test-api-token"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Safari/604.1"}
@@ -67,6 +68,18 @@ def _campaign_messages(live, campaign_id: int) -> list[Message]:
 
 
 def test_a_flash_promotion_from_segment_to_attributed_revenue(live):
+    merchant = Merchant().start()
+    try:
+        _flash_promotion(live, merchant)
+    finally:
+        merchant.stop()
+
+
+def _flash_promotion(live, merchant: Merchant) -> None:
+    # the merchant's system listens for attributed orders and finished campaigns
+    live.runtime.config.webhooks_allow_private = True
+    endpoint = _api(live, "POST", "/webhook-endpoints", json={
+        "shop": SHOP, "url": merchant.url, "events": ["order.attributed", "campaign.finished"]}).json()
     ids = _shop_with(live, [(ANA, "Ana", True), (BEN, "Ben", True), (CLEO, "Cléo", True), (DAN, "Dan", False)])
     # Cléo had a marketing SMS an hour ago: the shop's cap (1 per 24 h) holds for the campaign too
     with live.runtime.db.session() as session:
@@ -129,8 +142,20 @@ def test_a_flash_promotion_from_segment_to_attributed_revenue(live):
                                              live.runtime.config.shopify_api_secret, shop=SHOP)
     assert answer.status_code == 200
     live.work()
+    # the order is credited to the SMS Ana clicked as soon as it arrives, before anyone reads a report
+    with live.runtime.db.session() as session:
+        [credited] = session.scalars(sa.select(Attribution)).all()
+        assert (credited.method, credited.campaign_id, str(credited.amount)) == ("click", campaign["id"], "89.90")
     # the campaign is over and its report shows the revenue the SMS earned
     assert advance(live.runtime, campaign["id"])["status"] == "sent"
+    live.work()
+    told = {e["type"]: e["data"] for e in merchant.events(endpoint["secret"])}
+    assert told["order.attributed"]["attribution"] | {"message_id": None} == {
+        "method": "click", "message_id": None, "campaign_id": campaign["id"], "variant_id": credited.variant_id,
+        "rule_id": None, "step": None, "amount": "89.90", "currency": "EUR",
+        "ordered_at": told["order.attributed"]["attribution"]["ordered_at"]}
+    assert told["campaign.finished"]["campaign"]["status"] == "sent"
+    assert told["campaign.finished"]["campaign"]["progress"]["sent"] == 2  # finished when the last one left
     report = _api(live, "GET", f"/campaigns/{campaign['id']}/report", params={"shop": SHOP}).json()
     assert (report["sent"], report["delivered"], report["unique_clicks"]) == (2, 2, 1)
     assert (report["orders"], report["revenue"]) == (1, "89.90")
