@@ -126,9 +126,11 @@ def receive_sms(runtime: Runtime, session: Session, shop: Shop, sms: InboundSms,
     result = contacts.upsert_contact(session, shop, ContactData(phone=sms.from_), source="sms")
     contact = result.contact
     if sms.opt_out and not sms.text.strip():  # the provider's unsubscription, with no text (Brevo)
+        if contact.opted_out_at is not None:  # the STOP it follows was handled as a reply
+            return {"contact_id": contact.id, "opted_out": "already"}
         evidence = {"provider": provider, "provider_event": "unsubscribed", "provider_id": sms.provider_id}
-        entry = consent.opt_out(session, contact, "sms", evidence, now)
-        return {"contact_id": contact.id, "opted_out": entry is not None}
+        consent.opt_out(session, contact, "sms", evidence, now)
+        return {"contact_id": contact.id, "opted_out": "now"}
     message = Message(
         shop_id=shop.id, contact_id=contact.id, direction="inbound", kind="conversational",
         to_phone=sms.to or _our_sender(session, provider, sms, shop), from_phone=sms.from_,
