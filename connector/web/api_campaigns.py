@@ -16,6 +16,7 @@ from marshmallow import INCLUDE, Schema, fields
 from automations import campaigns
 from automations.models import Campaign
 from automations.segments import MarketingError
+from connector.providers import routes_for
 from connector.services import campaigns as service
 from connector.web import rt
 from connector.web.rest import (
@@ -32,6 +33,7 @@ from connector.web.rest import (
     request_shop,
 )
 from connector.web.rest.errors import handle_api_error
+from integrations.providers import capabilities
 
 bp = api_blueprint("campaigns", "Campaigns to segments: estimate, test, schedule, pause, resume, cancel, report")
 _TIME = {"format": "date-time"}
@@ -182,6 +184,17 @@ def _domain() -> str:
 
 
 def _body(body: dict[str, Any]) -> dict[str, Any]:
+    """The campaign without its shop; an image is refused when the shop's provider (or its
+    failover) sends no MMS, since no recipient could get it."""
+    if body.get("media_url"):
+        with rt().db.session() as session:
+            shop = request_shop(session)
+            routes = routes_for(session, rt().config, [shop.id])[shop.id]
+        for role, route in (("provider", routes.primary), ("failover provider", routes.failover)):
+            if route is not None and not capabilities(route.provider).mms:
+                raise ApiError(400, {"media_url": [
+                    f"the shop's {role} {route.provider} sends no MMS: remove the image or choose a "
+                    "provider that sends MMS"]})
     return {k: v for k, v in body.items() if k != "shop"}
 
 
