@@ -49,11 +49,12 @@ def _read(provider: SmsProvider, hook: WebhookRequest,
             return "ignored", None
     try:
         return "inbound", provider.parse_inbound(hook)
-    except WebhookError:
-        updates = provider.parse_status(hook)
-        if not updates:
-            raise
-        return "status", updates
+    except WebhookError as not_inbound:
+        try:
+            updates = provider.parse_status(hook)
+        except WebhookError:
+            raise not_inbound from None
+        return ("status", updates) if updates else ("ignored", None)
 
 
 def _store(name: str, topic: str, delivery_id: str, shop_id: int | None, body: bytes) -> int | None:

@@ -62,7 +62,8 @@ def handle_special(
         return apply_reports(session, event.source, reports, now)
     if inbound is not None:
         if shop is None:
-            return {"ignored": f"no shop uses the number {inbound.to or '(not given)'}"}
+            return {"ignored": f"no shop uses the number {inbound.to}" if inbound.to
+                    else "no shop sent the message this answers"}
         key = f"inbound:{event.source}:{event.delivery_id.removeprefix('inbound:')}"
         return receive_sms(runtime, session, shop, inbound, now, provider=event.source, key=key)
     return {"ignored": f"unknown {event.source} topic {event.topic}"}

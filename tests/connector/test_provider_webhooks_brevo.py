@@ -110,3 +110,14 @@ def test_wrong_credentials_are_401_and_a_bad_body_400_and_neither_is_stored(worl
                            headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     assert answer.status_code == 400 and answer.json()["outcome"] == "bad_payload"
     assert world.stored("brevo") == []
+
+
+def test_an_event_that_is_neither_a_report_nor_a_message_is_answered_200_and_not_stored(world: SmsWorld):
+    # a subscription is no delivery report and no text: Brevo would retry anything but a 2xx
+    event = {"id": 1, "to": PHONE[1:], "messageId": 1511882900176220, "msg_status": "subscribe",
+             "date": "2026-12-05 11:00:00", "type": "Transactional"}
+    for route in ("status", "inbound"):
+        answer = requests.post(f"{world.url}/webhooks/brevo/{route}", json=event,
+                               headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        assert answer.status_code == 200 and answer.json()["outcome"] == "ignored"
+    assert world.stored("brevo") == []

@@ -124,3 +124,15 @@ def test_a_bad_signature_is_401_and_a_bad_body_400_and_neither_is_stored(world: 
     answer = requests.post(url, data=broken, headers=world.sandbox.signed_headers(broken), timeout=10)
     assert answer.status_code == 400 and answer.json()["outcome"] == "bad_payload"
     assert world.stored("vonage") == [] and world.inbound() == []
+
+
+def test_a_status_posted_to_the_inbound_url_is_stored_as_a_status(world: SmsWorld):
+    # given an application whose two URLs were set the same (Vonage allows it)
+    message = world.send()
+    (sent,) = world.sandbox.messages()
+    payload = {"message_uuid": sent.message_uuid, "to": sent.to, "from": sent.from_,
+               "timestamp": "2026-12-05T10:00:00.000Z", "status": "delivered", "channel": "sms"}
+    answer = world.sandbox.post_signed(f"{world.url}/webhooks/vonage/inbound", payload)
+    assert answer.status_code == 200
+    world.drain()
+    assert world.message(message.id).status == "delivered" and world.inbound() == []
