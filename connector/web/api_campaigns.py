@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import INCLUDE, Schema, fields
+from sqlalchemy.orm import Session
 
 from automations import campaigns
 from automations.models import Campaign
@@ -184,18 +185,22 @@ def _domain() -> str:
 
 
 def _body(body: dict[str, Any]) -> dict[str, Any]:
-    """The campaign without its shop; an image is refused when the shop's provider (or its
-    failover) sends no MMS, since no recipient could get it."""
+    """The campaign without its shop; an image only where the shop's providers send MMS."""
     if body.get("media_url"):
         with rt().db.session() as session:
-            shop = request_shop(session)
-            routes = routes_for(session, rt().config, [shop.id])[shop.id]
-        for role, route in (("provider", routes.primary), ("failover provider", routes.failover)):
-            if route is not None and not capabilities(route.provider).mms:
-                raise ApiError(400, {"media_url": [
-                    f"the shop's {role} {route.provider} sends no MMS: remove the image or choose a "
-                    "provider that sends MMS"]})
+            _refuse_image_without_mms(session, request_shop(session).id)
     return {k: v for k, v in body.items() if k != "shop"}
+
+
+def _refuse_image_without_mms(session: Session, shop_id: int) -> None:
+    """An image is refused when the shop's provider (or its failover) sends no MMS: no
+    recipient could get it."""
+    routes = routes_for(session, rt().config, [shop_id])[shop_id]
+    for role, route in (("provider", routes.primary), ("failover provider", routes.failover)):
+        if route is not None and not capabilities(route.provider).mms:
+            raise ApiError(400, {"media_url": [
+                f"the shop's {role} {route.provider} sends no MMS: remove the image or choose a "
+                "provider that sends MMS"]})
 
 
 @bp.get("/campaigns")
@@ -264,6 +269,13 @@ def test_campaign(body: dict[str, Any], campaign_id: int):  # noqa: ANN201
 @idempotent
 @bp.response(200, CampaignSchema)
 def schedule_campaign(body: dict[str, Any], campaign_id: int):  # noqa: ANN201
+    """Schedule a draft; its image is checked again (the shop may have changed provider)."""
+    with rt().db.session() as session:
+        shop_id = request_shop(session).id
+        image = session.scalar(sa.select(Campaign.media_url).where(Campaign.id == campaign_id,
+                                                                   Campaign.shop_id == shop_id))
+        if image:
+            _refuse_image_without_mms(session, shop_id)
     return service.schedule(rt(), _domain(), campaign_id, _body(body))
 
 

@@ -67,6 +67,15 @@ def test_an_image_is_refused_with_the_reason_when_the_provider_or_failover_has_n
     assert refused.status_code == 400 and "failover provider brevo" in refused.json["messages"]["media_url"][0]
 
 
+def test_a_draft_with_an_image_cannot_be_scheduled_once_the_shop_moved_to_a_provider_without_mms(
+        app, client, body):
+    cid = client.post("/api/v1/campaigns", headers=AUTH, json=body).json["id"]
+    choose(app, provider="brevo", sender_kind="alphanumeric", sender="BOUTIQUE")
+    refused = client.post(f"/api/v1/campaigns/{cid}/schedule", headers=AUTH, json={"shop": SHOP, "mode": "now"})
+    assert refused.status_code == 400 and "provider brevo sends no MMS" in refused.json["messages"]["media_url"][0]
+    assert client.get(f"/api/v1/campaigns/{cid}?shop={SHOP}", headers=AUTH).json["status"] == "draft"
+
+
 def test_an_image_url_must_be_https(client, body):
     refused = client.post("/api/v1/campaigns", headers=AUTH, json={**body, "media_url": "http://boutique.example/a.jpg"})
     assert refused.status_code == 400 and list(refused.json["messages"]) == ["media_url"]
