@@ -51,7 +51,11 @@ def _settings(config: Config, name: str) -> dict:
     if name == "brevo":
         if not config.brevo_api_key:
             raise ProviderNotConfigured("Brevo is not configured: set PARLONS_BREVO_API_KEY")
-        return {"api_key": config.brevo_api_key, "webhook_token": config.brevo_webhook_token or None,
+        # the token also as Basic credentials in each message's webUrl: Brevo sends no other
+        # authentication to a webUrl, and our webhooks trust nothing unauthenticated
+        token = config.brevo_webhook_token or None
+        return {"api_key": config.brevo_api_key, "webhook_token": token,
+                "webhook_basic": ("parlons", token) if token else None,
                 "base_url": config.brevo_base_url or None, "timeout": float(timeout)}
     registry.capabilities(name)  # raises UnknownProvider
     raise ProviderNotConfigured(f"{name} has no settings in this installation")

@@ -12,10 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import INCLUDE, Schema, fields
+from sqlalchemy.orm import Session
 
 from automations import campaigns
 from automations.models import Campaign
 from automations.segments import MarketingError
+from connector.providers import routes_for
 from connector.services import campaigns as service
 from connector.web import rt
 from connector.web.rest import (
@@ -32,6 +34,7 @@ from connector.web.rest import (
     request_shop,
 )
 from connector.web.rest.errors import handle_api_error
+from integrations.providers import capabilities
 
 bp = api_blueprint("campaigns", "Campaigns to segments: estimate, test, schedule, pause, resume, cancel, report")
 _TIME = {"format": "date-time"}
@@ -182,7 +185,22 @@ def _domain() -> str:
 
 
 def _body(body: dict[str, Any]) -> dict[str, Any]:
+    """The campaign without its shop; an image only where the shop's providers send MMS."""
+    if body.get("media_url"):
+        with rt().db.session() as session:
+            _refuse_image_without_mms(session, request_shop(session).id)
     return {k: v for k, v in body.items() if k != "shop"}
+
+
+def _refuse_image_without_mms(session: Session, shop_id: int) -> None:
+    """An image is refused when the shop's provider (or its failover) sends no MMS: no
+    recipient could get it."""
+    routes = routes_for(session, rt().config, [shop_id])[shop_id]
+    for role, route in (("provider", routes.primary), ("failover provider", routes.failover)):
+        if route is not None and not capabilities(route.provider).mms:
+            raise ApiError(400, {"media_url": [
+                f"the shop's {role} {route.provider} sends no MMS: remove the image or choose a "
+                "provider that sends MMS"]})
 
 
 @bp.get("/campaigns")
@@ -251,6 +269,13 @@ def test_campaign(body: dict[str, Any], campaign_id: int):  # noqa: ANN201
 @idempotent
 @bp.response(200, CampaignSchema)
 def schedule_campaign(body: dict[str, Any], campaign_id: int):  # noqa: ANN201
+    """Schedule a draft; its image is checked again (the shop may have changed provider)."""
+    with rt().db.session() as session:
+        shop_id = request_shop(session).id
+        image = session.scalar(sa.select(Campaign.media_url).where(Campaign.id == campaign_id,
+                                                                   Campaign.shop_id == shop_id))
+        if image:
+            _refuse_image_without_mms(session, shop_id)
     return service.schedule(rt(), _domain(), campaign_id, _body(body))
 
 
