@@ -82,9 +82,10 @@ function liveCounters() {
       if (n !== asked) return;  // a newer text was sent meanwhile
       const p = await answer.json();
       if (!answer.ok) { out.textContent = (p.errors && Object.values(p.errors).flat().join(" ")) || p.message; return; }
+      const cost = p.cost === null ? "—" : `${p.cost} ${p.currency}`;
       out.textContent = out.dataset.template
         .replace("{chars}", p.characters).replace("{segments}", p.segments)
-        .replace("{encoding}", p.encoding).replace("{cost}", p.cost);
+        .replace("{encoding}", p.encoding).replace("{cost}", cost);
     };
     area.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(ask, 250); });
     ask();
