@@ -54,8 +54,9 @@ def test_shop_info(sandbox, sandbox_url):
 
 
 def test_paging_reads_every_customer_once_and_waits_instead_of_being_throttled(sandbox_url):
-    # Given a shop whose cost bucket holds little more than two pages
-    sandbox = ShopifySandbox(API_KEY, API_SECRET, bucket_size=600, restore_rate=2500)
+    # Given a shop whose cost bucket holds little more than two pages and refills slowly enough
+    # that a busy machine cannot hide the waits
+    sandbox = ShopifySandbox(API_KEY, API_SECRET, bucket_size=600, restore_rate=300)
     sandbox.add_shop(SHOP)
     sandbox.add_customers(SHOP, 1_500)
     server = serve(sandbox.app)
