@@ -22,7 +22,7 @@ bp.record_once(lambda state: (admin_security.install(state.app), admin_i18n.inst
 NAV: list[tuple[str, str, str, str]] = [
     ("admin.home", "Home", "HomeIcon", "main"),
     ("admin_campaigns.index", "Campaigns", "MegaphoneIcon", "main"),
-    ("admin_flows.index", "Flows", "AutomationIcon", "main"),
+    ("admin_flows.index", "Flows", "WandIcon", "main"),
     ("admin_segments.index", "Segments", "PersonSegmentIcon", "main"),
     ("admin_contacts.index", "Contacts", "PersonIcon", "main"),
     ("inbox.index", "Inbox", "ChatIcon", "main"),

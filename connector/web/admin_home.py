@@ -73,5 +73,6 @@ def home():
     overview = json.dumps({"type": "bar", "labels": labels, "datasets": [
         {"label": translate("Sent"), "data": series("sent", now, metrics.days(start, end))},
         {"label": translate("Clicks"), "data": series("clicks", now, metrics.days(start, end))}]})
+    top = [(name, n, _money(float(revenue), currency)) for name, n, revenue in now.top_flows]
     return render_template("admin_home.html", shop=g.shop, cards=cards, period=period, periods=PERIODS,
-                           overview=overview)
+                           overview=overview, top=top)

@@ -17,7 +17,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations.models import ConsentEvent, Conversation, Link, LinkClick, Message, Order, Shop
+from automations.models import (
+    ConsentEvent,
+    Conversation,
+    Link,
+    LinkClick,
+    Message,
+    Order,
+    Rule,
+    Shop,
+)
 
 CLICK_DAYS, RECEIPT_DAYS = 5, 1
 MAX_ORDERS = 5000  # orders examined for attribution in one period
@@ -36,6 +45,7 @@ class Figures:
     cost: Decimal = Decimal(0)
     conversations: int = 0
     handoffs: int = 0
+    top_flows: list[tuple[str, int, Decimal]] = field(default_factory=list)
     daily: dict[str, dict[date, float]] = field(default_factory=dict)
 
     @property
@@ -70,23 +80,27 @@ def attribution_windows(shop: Shop) -> tuple[int, int]:
             int(settings.get("attribution_receipt_days", RECEIPT_DAYS)))
 
 
-def attributed_orders(session: Session, shop: Shop, start: datetime, end: datetime) -> list[tuple[Order, Decimal]]:
+def attributed_orders(session: Session, shop: Shop, start: datetime,
+                      end: datetime) -> list[tuple[Order, Decimal, int | None]]:
+    """The period's orders that an SMS earned: (order, amount, the message credited)."""
     click_days, receipt_days = attribution_windows(shop)
     orders = session.scalars(sa.select(Order).where(
         Order.shop_id == shop.id, Order.created_at >= start, Order.created_at < end,
         Order.contact_id.is_not(None), Order.status.not_in(NOT_COUNTED)).limit(MAX_ORDERS)).all()
     won = []
     for order in orders:
-        clicked = session.scalar(sa.select(LinkClick.id).join(Link, Link.id == LinkClick.link_id).where(
-            Link.shop_id == shop.id, Link.contact_id == order.contact_id,
-            LinkClick.clicked_at <= order.created_at,
-            LinkClick.clicked_at > order.created_at - timedelta(days=click_days)).limit(1))
-        received = clicked or session.scalar(sa.select(Message.id).where(
+        clicked = session.execute(sa.select(LinkClick.id, Link.message_id).join(Link, Link.id == LinkClick.link_id)
+                                  .where(Link.shop_id == shop.id, Link.contact_id == order.contact_id,
+                                         LinkClick.clicked_at <= order.created_at,
+                                         LinkClick.clicked_at > order.created_at - timedelta(days=click_days))
+                                  .order_by(LinkClick.clicked_at.desc()).limit(1)).first()
+        received = None if clicked else session.scalar(sa.select(Message.id).where(
             Message.shop_id == shop.id, Message.contact_id == order.contact_id, Message.direction == "outbound",
             Message.sent_at <= order.created_at,
-            Message.sent_at > order.created_at - timedelta(days=receipt_days)).limit(1))
-        if received:
-            won.append((order, _decimal((order.data or {}).get("total_price"))))
+            Message.sent_at > order.created_at - timedelta(days=receipt_days))
+            .order_by(Message.sent_at.desc()).limit(1))
+        if clicked or received:
+            won.append((order, _decimal((order.data or {}).get("total_price")), clicked[1] if clicked else received))
     return won
 
 
@@ -115,7 +129,8 @@ def figures(session: Session, shop: Shop, start: datetime, end: datetime) -> Fig
             Link.shop_id == shop.id, LinkClick.clicked_at >= start, LinkClick.clicked_at < end)) or 0
     f.cost = sum((_decimal(c) for c in session.scalars(sent_q.with_only_columns(Message.cost))), Decimal(0))
     won = attributed_orders(session, shop, start, end)
-    f.orders, f.revenue = len(won), sum((amount for _, amount in won), Decimal(0))
+    f.orders, f.revenue = len(won), sum((amount for _, amount, _ in won), Decimal(0))
+    f.top_flows = top_flows(session, won)
     f.daily = {
         "sent": _daily(session, Message.sent_at, sent_q),
         "delivered": _daily(session, Message.delivered_at, delivered_q),
@@ -126,12 +141,31 @@ def figures(session: Session, shop: Shop, start: datetime, end: datetime) -> Fig
     }
     orders_by_day: dict[date, float] = {}
     revenue_by_day: dict[date, float] = {}
-    for order, amount in won:
+    for order, amount, _ in won:
         d = order.created_at.date()
         orders_by_day[d] = orders_by_day.get(d, 0) + 1
         revenue_by_day[d] = revenue_by_day.get(d, 0) + float(amount)
     f.daily["orders"], f.daily["revenue"] = orders_by_day, revenue_by_day
     return f
+
+
+def top_flows(session: Session, won: list[tuple[Order, Decimal, int | None]],
+              limit: int = 5) -> list[tuple[str, int, Decimal]]:
+    """(flow name, orders, revenue) of the flows whose messages earned the most."""
+    message_ids = {m for _, _, m in won if m}
+    if not message_ids:
+        return []
+    rule_of = dict(session.execute(sa.select(Message.id, Rule.name).join(Rule, Rule.id == Message.rule_id)
+                                   .where(Message.id.in_(message_ids))).all())
+    totals: dict[str, list] = {}
+    for _, amount, message_id in won:
+        name = rule_of.get(message_id)
+        if name:
+            entry = totals.setdefault(name, [0, Decimal(0)])
+            entry[0] += 1
+            entry[1] += amount
+    ranked = sorted(totals.items(), key=lambda kv: kv[1][1], reverse=True)[:limit]
+    return [(name, n, revenue) for name, (n, revenue) in ranked]
 
 
 def change(now: float | None, before: float | None) -> float | None:

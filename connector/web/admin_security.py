@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import secrets
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Flask, Response, abort, current_app, g, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -79,6 +80,17 @@ def content_security_policy(embedded_shop: str | None) -> str:
     ])
 
 
+def _keep_session_token(response: Response) -> None:
+    """Inside Shopify admin, a redirect to another admin page carries on the session token the
+    request came with (there is no cookie in Shopify's frame); it is short-lived and checked again."""
+    token = request.args.get("id_token") or request.headers.get("Authorization", "").removeprefix("Bearer ")
+    target = urlsplit(response.location or "")
+    if not token or target.netloc or not target.path.startswith("/admin"):
+        return
+    query = [(k, v) for k, v in parse_qsl(target.query) if k != "id_token"] + [("id_token", token)]
+    response.location = urlunsplit(("", "", target.path, urlencode(query), ""))
+
+
 def install(app: Flask) -> None:
     @app.before_request
     def _csrf() -> None:
@@ -93,7 +105,10 @@ def install(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.path.startswith("/admin"):
-            response.headers["Content-Security-Policy"] = content_security_policy(getattr(g, "embedded_shop", None))
+            embedded = getattr(g, "embedded_shop", None)
+            response.headers["Content-Security-Policy"] = content_security_policy(embedded)
+            if embedded and response.status_code in (302, 303):
+                _keep_session_token(response)
         return response
 
     app.jinja_env.globals["csrf_field"] = csrf_field

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from automations.models import ConsentEvent, Contact, Link, LinkClick, Message, Order, utcnow
+from automations.models import ConsentEvent, Contact, Link, LinkClick, Message, Order, Rule, utcnow
 
 
 def seed_activity(live) -> None:  # noqa: ANN001
@@ -12,6 +12,7 @@ def seed_activity(live) -> None:  # noqa: ANN001
     now = utcnow()
     shop_id = live.shop_id()
     with live.runtime.db.transaction() as s:
+        cart = s.query(Rule).filter_by(shop_id=shop_id, key="abandoned_checkout").one()
         contact = Contact(shop_id=shop_id, phone_e164="+33611112222", first_name="Léa", last_name="Martin",
                           consent_status="subscribed", email="lea@example.com", tags=["vip"])
         s.add(contact)
@@ -23,7 +24,8 @@ def seed_activity(live) -> None:  # noqa: ANN001
             at = now - timedelta(days=i % 10 if i < 20 else 35, hours=1)
             message = Message(shop_id=shop_id, contact_id=contact.id, direction="outbound", kind="marketing",
                               to_phone=contact.phone_e164, body=f"Offre {i}", status="delivered", segments=1,
-                              cost="0.0700", sent_at=at, delivered_at=at, idempotency_key=f"seed:{i}")
+                              cost="0.0700", sent_at=at, delivered_at=at, idempotency_key=f"seed:{i}",
+                              rule_id=cart.id if i < 4 else None)
             s.add(message)
             s.flush()
             if i < 4:
@@ -47,6 +49,8 @@ def test_the_dashboard_shows_the_periods_figures_against_the_previous_one(live, 
     assert page.locator("[data-metric=orders] .value").inner_text() == "1"
     assert page.locator("[data-metric=revenue] .value").inner_text() == "89,90 EUR"
     assert page.locator("[data-metric=cost] .value").inner_text() == "1,40 EUR"
+    top = page.locator("section", has=page.get_by_role("heading", name="Automatisations qui rapportent le plus"))
+    assert "Panier abandonné" in top.inner_text() and "89,90 EUR" in top.inner_text()
     # the charts are drawn by the chart library
     page.wait_for_function("document.querySelectorAll('canvas').length > 0 && !!window.Chart")
     assert page.evaluate("Object.keys(Chart.instances).length") >= 8

@@ -92,3 +92,24 @@ def test_the_admin_serves_polaris_and_its_icons_from_the_installed_packages(clie
     assert client.get("/static/vendor/chart.js/chart.umd.min.js").status_code == 200
     assert client.get("/static/vendor/lodash/index.js").status_code == 404
     assert client.get("/static/vendor/polaris/../../../package.json").status_code == 404
+
+
+def test_inside_shopify_admin_a_redirect_carries_the_session_token_on(app, client):
+    """There is no cookie in Shopify's frame: the page a form sends the merchant to gets the token."""
+    make_shop(app.extensions["parlons"].db)
+    from flask import g
+
+    from connector.web.admin_security import csrf_token
+
+    with app.test_request_context():
+        g.session_token_sid = f"{SHOP}:s1"
+        made = csrf_token("/admin/logout")
+    fresh = session_token()
+    answer = client.post(f"/admin/logout?id_token={fresh}", data={"csrf_token": made})
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == f"/admin/login?id_token={fresh}"
+    # a standalone redirect carries nothing of the kind
+    sign_in(client, SHOP, TOKEN)
+    home = client.get("/admin").get_data(as_text=True)
+    plain = client.post("/admin/logout", data={"csrf_token": form_token(home, "/admin/logout")})
+    assert plain.headers["Location"] == "/admin/login"
