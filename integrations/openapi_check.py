@@ -16,6 +16,7 @@ service answers a bad one in its own way before looking at the request.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,7 @@ class OpenAPICheck:
 
     def __init__(self, documents: Iterable[Mapping[str, Any]]) -> None:
         self._checks = []
+        self._operations: list[tuple[re.Pattern, int, Mapping[str, Any]]] = []
         for document in documents:
             version = ".".join(str(document.get("openapi", "")).split(".")[:2])
             if version not in _VALIDATORS:
@@ -106,6 +108,10 @@ class OpenAPICheck:
             host = f"{base.scheme}://{base.netloc}"
             parameters_cls, body_cls = _VALIDATORS[version]
             self._checks.append((host, base.path.rstrip("/"), parameters_cls(spec), body_cls(spec)))
+            for template, item in (document.get("paths") or {}).items():
+                pattern = re.escape(base.path.rstrip("/") + template)
+                pattern, templated = re.subn(r"\\{[^}/]+\\}", "[^/]+", pattern)
+                self._operations.append((re.compile(pattern), templated, item))
 
     @classmethod
     def from_files(cls, *paths: str | Path) -> OpenAPICheck:
@@ -148,6 +154,18 @@ class OpenAPICheck:
         """Whether one of the documents has this operation (sandbox-only routes have none)."""
         problems = self.problems(method, path)
         return not any(problem.where == "operation" for problem in problems)
+
+    def security(self, method: str, path: str) -> list[set[str]] | None:
+        """The operation's OAuth security requirements, alternatives any one of which suffices
+        (`[{"crm.objects.contacts.read"}]`); None when no document has the operation. Among
+        templates matching the path, the most literal one wins (`/groups` before `/{name}`)."""
+        found = [(templated, item) for pattern, templated, item in self._operations if pattern.fullmatch(path)]
+        for _templated, item in sorted(found, key=lambda pair: pair[0]):
+            operation = item.get(method.lower())
+            if operation is not None:
+                return [{scope for scopes in requirement.values() for scope in scopes}
+                        for requirement in operation.get("security") or []]
+        return None
 
     def problems_in(self, request: Any, *, prefix: str = "") -> list[Problem]:
         """The problems of a Flask/Werkzeug request; `prefix` is stripped from its path first."""

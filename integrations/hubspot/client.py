@@ -39,7 +39,8 @@ CONSENT_OPTIONS = [("subscribed", "Subscribed"), ("unsubscribed", "Unsubscribed"
 PROPERTIES = [
     {"name": "parlons_sms_consent", "label": "SMS consent", "type": "enumeration", "fieldType": "select",
      "description": "SMS marketing consent of record, kept by Parlons.",
-     "options": [{"value": v, "label": label, "displayOrder": i} for i, (v, label) in enumerate(CONSENT_OPTIONS)]},
+     "options": [{"value": v, "label": label, "displayOrder": i, "hidden": False}
+                 for i, (v, label) in enumerate(CONSENT_OPTIONS)]},
     {"name": "parlons_sms_consent_updated_at", "label": "SMS consent updated at", "type": "datetime",
      "fieldType": "date", "description": "When the SMS consent last changed."},
     {"name": "parlons_sms_consent_source", "label": "SMS consent source", "type": "string", "fieldType": "text",
@@ -75,6 +76,13 @@ def translate_sdk_error(exc) -> ApiError:
         pass
     kind = {401: Unauthorized, 403: Unauthorized, 429: RateLimited}.get(exc.status, ApiError)
     return kind(message, status=exc.status, code=code, body=body, retry_after=_retry_after(exc.headers))
+
+
+def search_body(filter_groups: list[dict], properties: list[str], limit: int, *, after: int = 0,
+                sorts: list[dict] | None = None) -> dict:
+    """A search request with every field HubSpot's published document requires."""
+    return {"filterGroups": filter_groups, "properties": properties, "limit": limit, "after": str(after),
+            "sorts": sorts or []}
 
 
 def _plain(record: dict) -> dict:
@@ -219,10 +227,10 @@ class HubSpotClient:
             anchor, _, position = after.partition(":")
             since_ms, offset = max(since_ms, int(anchor)), int(position or 0)
         limit = min(limit, 200)
-        body = {"filterGroups": [{"filters": [
+        body = search_body([{"filters": [
                     {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(since_ms)}]}],
-                "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-                "properties": CONTACT_PROPERTIES, "limit": limit, "after": str(offset)}
+                CONTACT_PROPERTIES, limit, after=offset,
+                sorts=[{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}])
         page = self._call("contacts_search", "do_search", body)
         found = [_plain(c) for c in page["results"]]
         nxt = page.get("paging", {}).get("next", {}).get("after")
@@ -244,7 +252,7 @@ class HubSpotClient:
         if not wanted:
             return None
         groups = [{"filters": [{"propertyName": n, "operator": "EQ", "value": v}]} for n, v in wanted]
-        body = {"filterGroups": groups, "properties": CONTACT_PROPERTIES, "limit": 20}
+        body = search_body(groups, CONTACT_PROPERTIES, 20)
         found = [_plain(c) for c in self._call("contacts_search", "do_search", body)["results"]]
         for name, value in wanted:
             for contact in found:
@@ -256,7 +264,7 @@ class HubSpotClient:
         out = []
         for start in range(0, len(ids), 100):
             body = {"inputs": [{"id": str(i)} for i in ids[start:start + 100]],
-                    "properties": CONTACT_PROPERTIES}
+                    "properties": CONTACT_PROPERTIES, "propertiesWithHistory": []}
             out += [_plain(c) for c in self._call("contacts_batch", "read", body)["results"]]
         return out
 
@@ -281,7 +289,7 @@ class HubSpotClient:
         return _plain(self._call("contacts", "update", str(contact_id), {"properties": properties}))
 
     def create_contact(self, properties: dict) -> dict:
-        return _plain(self._call("contacts", "create", {"properties": properties}))
+        return _plain(self._call("contacts", "create", {"properties": properties, "associations": []}))
 
     # ----- communications (the SMS on the contact's timeline) -----------------------------------
     @staticmethod
@@ -324,9 +332,9 @@ class HubSpotClient:
 
     def find_communication(self, marker: str) -> str | None:
         """The id of the communication whose body carries `marker`, if HubSpot has it."""
-        body = {"filterGroups": [{"filters": [
+        body = search_body([{"filters": [
                     {"propertyName": "hs_communication_body", "operator": "CONTAINS_TOKEN", "value": marker}]}],
-                "properties": ["hs_communication_body"], "limit": 10}
+                ["hs_communication_body"], 10)
         for found in self._call("communications_search", "do_search", body)["results"]:
             if marker in (found["properties"].get("hs_communication_body") or "").split():
                 return str(found["id"])

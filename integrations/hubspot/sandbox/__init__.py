@@ -4,6 +4,8 @@ It speaks the shapes the official client library expects: OAuth tokens (30-minut
 refresh grant), contacts (list, search, batch read/upsert, create/update/get), contact properties
 and groups (409 on duplicates), communications with v4 associations, a per-portal rate limiter
 answering 429 like HubSpot, and switches to make the next calls time out or fail with a 502.
+Like HubSpot it refuses calls whose OAuth scope the token was not granted (403 MISSING_SCOPES) and
+requests its published OpenAPI documents refuse (400 VALIDATION_ERROR), see `checks.py`.
 
     sandbox = HubSpotSandbox()
     server = sandbox.start()            # server.url is the API base
@@ -28,6 +30,8 @@ from collections import deque
 import requests
 from flask import Flask, g, request
 
+from integrations.hubspot.install import SCOPES
+from integrations.hubspot.sandbox.checks import invalid_request, missing_scopes, scopes_used
 from integrations.hubspot.sandbox.objects import register_objects
 from integrations.hubspot.sandbox.routes import register_oauth, register_properties
 from integrations.hubspot.sandbox.store import (
@@ -55,12 +59,14 @@ class HubSpotSandbox:
         self.rate_limit, self.rate_interval_ms = rate_limit, rate_interval_ms
         self.default_portal = default_portal
         self.portals: dict[int, Portal] = {}
-        self.access_tokens: dict[str, tuple[int, float]] = {}  # token -> (portal, expires_at)
-        self.refresh_tokens: dict[str, int] = {}
-        self.codes: dict[str, tuple[int, str]] = {}  # code -> (portal, redirect_uri)
+        # token -> (portal, expires_at, granted scopes)
+        self.access_tokens: dict[str, tuple[int, float, frozenset[str]]] = {}
+        self.refresh_tokens: dict[str, tuple[int, frozenset[str]]] = {}
+        self.codes: dict[str, tuple[int, str, frozenset[str]]] = {}  # code -> (portal, redirect_uri, scopes)
         self.refreshes = 0
-        self.scopes = ["oauth", "crm.objects.contacts.read", "crm.objects.contacts.write",
-                       "crm.schemas.contacts.write"]
+        # The app's scopes as configured in its HubSpot developer account: what it asks for.
+        self.scopes = list(SCOPES)
+        self.scopes_used: set[str] = set()  # scopes that allowed the calls served so far
         self.faults: deque[tuple[str, str]] = deque()  # (mode, path prefix)
         self.timeout_sleep = 1.0
         self._ids = itertools.count(1001)
@@ -76,20 +82,23 @@ class HubSpotSandbox:
         with self._lock:
             return self.portals.setdefault(portal_id, Portal(portal_id))
 
-    def issue_token(self, portal_id: int, expires_in: float = ACCESS_TOKEN_SECONDS) -> str:
-        """An access token for `portal_id` (a private app's token, or an installed app's)."""
+    def issue_token(self, portal_id: int, expires_in: float = ACCESS_TOKEN_SECONDS,
+                    scopes: list[str] | None = None) -> str:
+        """An access token for `portal_id` (a private app's token, or an installed app's) granted
+        `scopes` (by default the app's configured scopes)."""
         token = "sbx-at-" + secrets.token_urlsafe(16)
+        granted = frozenset(self.scopes if scopes is None else scopes)
         with self._lock:
             self.portal(portal_id)
-            self.access_tokens[token] = (portal_id, time.time() + expires_in)
+            self.access_tokens[token] = (portal_id, time.time() + expires_in, granted)
         return token
 
-    def authorization_code(self, portal_id: int, redirect_uri: str) -> str:
+    def authorization_code(self, portal_id: int, redirect_uri: str, scopes: list[str] | None = None) -> str:
         """What HubSpot hands the app's redirect URL once a user approves the install."""
         code = "sbx-code-" + secrets.token_urlsafe(12)
         with self._lock:
             self.portal(portal_id)
-            self.codes[code] = (portal_id, redirect_uri)
+            self.codes[code] = (portal_id, redirect_uri, frozenset(self.scopes if scopes is None else scopes))
         return code
 
     def fail_next(self, n: int, mode: str = "timeout", path: str = "/") -> None:
@@ -178,7 +187,15 @@ class HubSpotSandbox:
                 raise SandboxError(401, "Authentication credentials not found or expired.",
                                    "EXPIRED_AUTHENTICATION" if owner else "INVALID_AUTHENTICATION")
             g.portal = portal = self.portal(owner[0])
-            return self._throttle(portal)
+            throttled = self._throttle(portal)
+        if throttled is not None:
+            return throttled
+        refused = missing_scopes(request.method, request.path, owner[2]) or invalid_request(request)
+        if refused is not None:
+            return refused.response()
+        with self._lock:
+            self.scopes_used |= scopes_used(request.method, request.path, owner[2])
+        return None
 
     def _throttle(self, portal: Portal):
         portal.requests += 1

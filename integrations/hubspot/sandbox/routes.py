@@ -27,7 +27,11 @@ def register_oauth(app: Flask, sandbox: HubSpotSandbox) -> None:
         """The install screen: the user approves at once and is sent back with a code."""
         portal_id = int(request.args.get("portal_id", sandbox.default_portal))
         redirect_uri = request.args["redirect_uri"]
-        code = sandbox.authorization_code(portal_id, redirect_uri)
+        asked = set(request.args.get("scope", "").split())
+        if asked != set(sandbox.scopes):  # HubSpot: the install URL must ask for the app's scopes
+            return ("Authorization failed because there is a mismatch between the scopes in the install URL "
+                    "and the app's configured scopes.", 400, {"Content-Type": "text/plain"})
+        code = sandbox.authorization_code(portal_id, redirect_uri, sorted(asked))
         query = urlencode({"code": code, "state": request.args.get("state", "")})
         return redirect(f"{redirect_uri}?{query}")
 
@@ -38,20 +42,20 @@ def register_oauth(app: Flask, sandbox: HubSpotSandbox) -> None:
             return jsonify(status="BAD_CLIENT_ID", message="missing or unknown client id/secret"), 400
         with sandbox._lock:
             if form.get("grant_type") == "authorization_code":
-                portal_id, redirect_uri = sandbox.codes.pop(form.get("code", ""), (None, None))
+                portal_id, redirect_uri, granted = sandbox.codes.pop(form.get("code", ""), (None, None, None))
                 if portal_id is None or redirect_uri != form.get("redirect_uri"):
                     return jsonify(status="BAD_AUTH_CODE", message="missing or unknown auth code"), 400
                 refresh = "sbx-rt-" + secrets.token_urlsafe(16)
-                sandbox.refresh_tokens[refresh] = portal_id
+                sandbox.refresh_tokens[refresh] = (portal_id, granted)
             elif form.get("grant_type") == "refresh_token":
                 refresh = form.get("refresh_token", "")
-                portal_id = sandbox.refresh_tokens.get(refresh)
+                portal_id, granted = sandbox.refresh_tokens.get(refresh, (None, None))
                 if portal_id is None:
                     return jsonify(status="BAD_REFRESH_TOKEN", message="missing or unknown refresh token"), 400
                 sandbox.refreshes += 1
             else:
                 return jsonify(status="BAD_GRANT_TYPE", message="unsupported grant_type"), 400
-        access = sandbox.issue_token(portal_id)
+        access = sandbox.issue_token(portal_id, scopes=sorted(granted))
         return jsonify(token_type="bearer", access_token=access, refresh_token=refresh,
                        expires_in=ACCESS_TOKEN_SECONDS)
 
@@ -62,7 +66,7 @@ def register_oauth(app: Flask, sandbox: HubSpotSandbox) -> None:
         if owner is None or owner[1] < time.time():
             return jsonify(status="error", message="The access token is expired or invalid"), 404
         return jsonify(token=token, user="owner@example.com", hub_domain=f"portal-{owner[0]}.example.com",
-                       scopes=sandbox.scopes, hub_id=owner[0], app_id=sandbox.app_id,
+                       scopes=sorted(owner[2]), hub_id=owner[0], app_id=sandbox.app_id,
                        expires_in=int(owner[1] - time.time()), user_id=7, token_type="access")
 
 

@@ -23,7 +23,8 @@ def test_the_official_models_read_every_answer_the_client_relies_on(sandbox, hub
     # when the library calls each endpoint and builds its models (which reject missing fields)
     page = crm.contacts.basic_api.get_page(limit=2, _request_timeout=5)
     found = crm.contacts.search_api.do_search({"filterGroups": [{"filters": [
-        {"propertyName": "email", "operator": "EQ", "value": "customer1@example.com"}]}]})
+        {"propertyName": "email", "operator": "EQ", "value": "customer1@example.com"}]}],
+        "properties": ["email"], "limit": 10, "after": "0", "sorts": []})
     read = crm.contacts.batch_api.read({"inputs": [{"id": i} for i in ids], "properties": ["email"],
                                         "propertiesWithHistory": []})
     upserted = crm.contacts.batch_api.upsert({"inputs": [
