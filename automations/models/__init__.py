@@ -12,6 +12,7 @@ from automations.models.base import *  # noqa: F403
 from automations.models.commerce import *  # noqa: F403
 from automations.models.contacts import *  # noqa: F403
 from automations.models.flows import *  # noqa: F403
+from automations.models.marketing import *  # noqa: F403
 from automations.models.messaging import *  # noqa: F403
 from automations.models.outbox import *  # noqa: F403
 from automations.models.shops import *  # noqa: F403
