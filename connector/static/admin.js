@@ -92,4 +92,49 @@ function liveCounters() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { drawCharts(); liveCounters(); });
+function segmentBuilder() {
+  const form = document.getElementById("segment-form");
+  if (!form) return;
+  const rows = document.getElementById("rows");
+  document.getElementById("add-row").addEventListener("click", () => {
+    const last = rows.lastElementChild;
+    const row = last.cloneNode(true);
+    const n = rows.children.length;
+    row.querySelectorAll("[id]").forEach((el) => { el.id = el.id.replace(/-\d+$/, `-${n}`); });
+    row.querySelectorAll("label[for]").forEach((el) => { el.htmlFor = el.htmlFor.replace(/-\d+$/, `-${n}`); });
+    row.querySelector("input").value = "";
+    row.querySelectorAll(".field-error").forEach((el) => { el.textContent = ""; });
+    rows.appendChild(row);
+    row.querySelector("select").focus();
+    recount();
+  });
+  const out = document.getElementById("segment-count");
+  const sample = document.getElementById("segment-sample");
+  const problem = document.getElementById("segment-count-error");
+  let timer = null;
+  let asked = 0;
+  async function recount() {
+    const n = ++asked;
+    const body = new FormData(form);
+    body.set("csrf_token", form.dataset.csrfCount);
+    out.setAttribute("aria-busy", "true");
+    const answer = await fetch(await withToken(form.dataset.countUrl), { method: "POST", body });
+    if (n !== asked) return;
+    out.removeAttribute("aria-busy");
+    const p = await answer.json();
+    if (!answer.ok) { problem.textContent = Object.entries(p.errors || {}).map(([k, v]) => `${k}: ${v}`).join(" · "); return; }
+    problem.textContent = "";
+    out.querySelector("[data-matching]").textContent = p.matching;
+    out.querySelector("[data-reachable]").textContent = p.reachable;
+    sample.replaceChildren(...(p.sample || []).map((c) => {
+      const li = document.createElement("li");
+      li.textContent = `${[c.first_name, c.last_name].filter(Boolean).join(" ") || "—"} · ${c.phone || ""}${c.reachable ? "" : ` · ${c.unreachable_reason}`}`;
+      return li;
+    }));
+  }
+  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(recount, 300); });
+  form.addEventListener("change", () => { clearTimeout(timer); timer = setTimeout(recount, 300); });
+  recount();
+}
+
+document.addEventListener("DOMContentLoaded", () => { drawCharts(); liveCounters(); segmentBuilder(); });

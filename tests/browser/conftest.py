@@ -42,13 +42,14 @@ class Merchant:
 
     def __init__(self, page, base: str) -> None:  # noqa: ANN001
         self.page, self.base, self.problems = page, base, []
-        # a page answered 400 with its form's errors is expected; a script, style or asset that
-        # fails to load, a script error or a Content-Security-Policy refusal is not
+        # a page or a live count answered 400 with its errors is expected; a script, style or asset
+        # that fails to load, a server error, a script error or a CSP refusal is not
         page.on("console", lambda m: self.problems.append(m.text)
                 if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
         page.on("pageerror", lambda e: self.problems.append(str(e)))
         page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}")
-                if r.status >= 400 and r.request.resource_type != "document" else None)
+                if r.status >= 500 or (r.status >= 400 and r.request.resource_type not in ("document", "fetch"))
+                else None)
 
     def open(self, path: str) -> object:
         self.page.goto(f"{self.base}{path}")
