@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from flask import g, render_template, request
 
+from automations.attribution import attribute_orders
 from automations.models import utcnow
 from connector.web import admin_metrics as metrics
 from connector.web.admin_auth import admin_required
@@ -29,6 +30,8 @@ def home():
     period = period if period in PERIODS else 30
     end = utcnow()
     start = end - timedelta(days=period)
+    attribute_orders(g.db, g.shop, end)  # orders since the last look, as the reports do
+    g.db.commit()
     now = metrics.figures(g.db, g.shop, start, end)
     before = metrics.figures(g.db, g.shop, start - timedelta(days=period), start)
     currency = g.shop.currency or "EUR"
@@ -73,6 +76,6 @@ def home():
     overview = json.dumps({"type": "bar", "labels": labels, "datasets": [
         {"label": translate("Sent"), "data": series("sent", now, metrics.days(start, end))},
         {"label": translate("Clicks"), "data": series("clicks", now, metrics.days(start, end))}]})
-    top = [(name, n, _money(float(revenue), currency)) for name, n, revenue in now.top_flows]
+    top = [(name, n, _money(float(revenue), currency)) for name, n, revenue in now.top]
     return render_template("admin_home.html", shop=g.shop, cards=cards, period=period, periods=PERIODS,
                            overview=overview, top=top)

@@ -1,10 +1,8 @@
 """The dashboard's figures for one shop over a period, the previous period of the same length,
 and their daily series (UTC days).
 
-Attribution follows the project's definition: an order goes to the last SMS clicked within the
-click window before it (default 5 days), else the last SMS received within the receipt window
-(default 1 day); cancelled and refunded orders count for nothing. The windows are the shop's
-settings `attribution_click_days` and `attribution_receipt_days`.
+Orders and revenue are those `automations.attribution` credited to an SMS (the same as the
+campaign and flow reports), cancelled orders taken back.
 """
 
 from __future__ import annotations
@@ -17,20 +15,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from automations.attribution import revenue
 from automations.models import (
+    Attribution,
+    Campaign,
     ConsentEvent,
     Conversation,
     Link,
     LinkClick,
     Message,
-    Order,
     Rule,
     Shop,
 )
-
-CLICK_DAYS, RECEIPT_DAYS = 5, 1
-MAX_ORDERS = 5000  # orders examined for attribution in one period
-NOT_COUNTED = ("cancelled", "refunded")
 
 
 @dataclass
@@ -45,7 +41,7 @@ class Figures:
     cost: Decimal = Decimal(0)
     conversations: int = 0
     handoffs: int = 0
-    top_flows: list[tuple[str, int, Decimal]] = field(default_factory=list)
+    top: list[tuple[str, int, Decimal]] = field(default_factory=list)
     daily: dict[str, dict[date, float]] = field(default_factory=dict)
 
     @property
@@ -74,34 +70,13 @@ def _daily(session: Session, column: Any, query: sa.Select) -> dict[date, float]
     return {d if isinstance(d, date) else date.fromisoformat(str(d)): n for d, n in rows}
 
 
-def attribution_windows(shop: Shop) -> tuple[int, int]:
-    settings = shop.settings or {}
-    return (int(settings.get("attribution_click_days", CLICK_DAYS)),
-            int(settings.get("attribution_receipt_days", RECEIPT_DAYS)))
-
-
-def attributed_orders(session: Session, shop: Shop, start: datetime,
-                      end: datetime) -> list[tuple[Order, Decimal, int | None]]:
-    """The period's orders that an SMS earned: (order, amount, the message credited)."""
-    click_days, receipt_days = attribution_windows(shop)
-    orders = session.scalars(sa.select(Order).where(
-        Order.shop_id == shop.id, Order.created_at >= start, Order.created_at < end,
-        Order.contact_id.is_not(None), Order.status.not_in(NOT_COUNTED)).limit(MAX_ORDERS)).all()
-    won = []
-    for order in orders:
-        clicked = session.execute(sa.select(LinkClick.id, Link.message_id).join(Link, Link.id == LinkClick.link_id)
-                                  .where(Link.shop_id == shop.id, Link.contact_id == order.contact_id,
-                                         LinkClick.clicked_at <= order.created_at,
-                                         LinkClick.clicked_at > order.created_at - timedelta(days=click_days))
-                                  .order_by(LinkClick.clicked_at.desc()).limit(1)).first()
-        received = None if clicked else session.scalar(sa.select(Message.id).where(
-            Message.shop_id == shop.id, Message.contact_id == order.contact_id, Message.direction == "outbound",
-            Message.sent_at <= order.created_at,
-            Message.sent_at > order.created_at - timedelta(days=receipt_days))
-            .order_by(Message.sent_at.desc()).limit(1))
-        if clicked or received:
-            won.append((order, _decimal((order.data or {}).get("total_price")), clicked[1] if clicked else received))
-    return won
+def attributed(session: Session, shop: Shop, start: datetime, end: datetime) -> list[Any]:
+    """The period's attributions (automations.attribution: last click, else last receipt, else a
+    campaign's discount code), cancelled orders taken back."""
+    return list(session.execute(sa.select(
+        Attribution.ordered_at, Attribution.amount, Attribution.reversed_amount, Attribution.rule_id,
+        Attribution.campaign_id).where(Attribution.shop_id == shop.id, Attribution.ordered_at >= start,
+                                       Attribution.ordered_at < end)))
 
 
 def figures(session: Session, shop: Shop, start: datetime, end: datetime) -> Figures:
@@ -128,9 +103,9 @@ def figures(session: Session, shop: Shop, start: datetime, end: datetime) -> Fig
         sa.select(sa.func.count(sa.distinct(Link.message_id))).join(LinkClick, LinkClick.link_id == Link.id).where(
             Link.shop_id == shop.id, LinkClick.clicked_at >= start, LinkClick.clicked_at < end)) or 0
     f.cost = sum((_decimal(c) for c in session.scalars(sent_q.with_only_columns(Message.cost))), Decimal(0))
-    won = attributed_orders(session, shop, start, end)
-    f.orders, f.revenue = len(won), sum((amount for _, amount, _ in won), Decimal(0))
-    f.top_flows = top_flows(session, won)
+    won = [row for row in attributed(session, shop, start, end) if revenue(row) > 0]
+    f.orders, f.revenue = len(won), sum((revenue(row) for row in won), Decimal(0))
+    f.top = top_earners(session, won)
     f.daily = {
         "sent": _daily(session, Message.sent_at, sent_q),
         "delivered": _daily(session, Message.delivered_at, delivered_q),
@@ -141,31 +116,29 @@ def figures(session: Session, shop: Shop, start: datetime, end: datetime) -> Fig
     }
     orders_by_day: dict[date, float] = {}
     revenue_by_day: dict[date, float] = {}
-    for order, amount, _ in won:
-        d = order.created_at.date()
+    for row in won:
+        d = row.ordered_at.date()
         orders_by_day[d] = orders_by_day.get(d, 0) + 1
-        revenue_by_day[d] = revenue_by_day.get(d, 0) + float(amount)
+        revenue_by_day[d] = revenue_by_day.get(d, 0) + float(revenue(row))
     f.daily["orders"], f.daily["revenue"] = orders_by_day, revenue_by_day
     return f
 
 
-def top_flows(session: Session, won: list[tuple[Order, Decimal, int | None]],
-              limit: int = 5) -> list[tuple[str, int, Decimal]]:
-    """(flow name, orders, revenue) of the flows whose messages earned the most."""
-    message_ids = {m for _, _, m in won if m}
-    if not message_ids:
-        return []
-    rule_of = dict(session.execute(sa.select(Message.id, Rule.name).join(Rule, Rule.id == Message.rule_id)
-                                   .where(Message.id.in_(message_ids))).all())
+def top_earners(session: Session, won: list[Any], limit: int = 5) -> list[tuple[str, int, Decimal]]:
+    """(flow or campaign name, orders, revenue) of what earned the most."""
+    names = {("rule", i): n for i, n in session.execute(sa.select(Rule.id, Rule.name).where(
+        Rule.id.in_({r.rule_id for r in won if r.rule_id})))}
+    names |= {("campaign", i): n for i, n in session.execute(sa.select(Campaign.id, Campaign.name).where(
+        Campaign.id.in_({r.campaign_id for r in won if r.campaign_id})))}
     totals: dict[str, list] = {}
-    for _, amount, message_id in won:
-        name = rule_of.get(message_id)
-        if name:
-            entry = totals.setdefault(name, [0, Decimal(0)])
+    for row in won:
+        key = ("campaign", row.campaign_id) if row.campaign_id else ("rule", row.rule_id)
+        if key in names:
+            entry = totals.setdefault(names[key], [0, Decimal(0)])
             entry[0] += 1
-            entry[1] += amount
+            entry[1] += revenue(row)
     ranked = sorted(totals.items(), key=lambda kv: kv[1][1], reverse=True)[:limit]
-    return [(name, n, revenue) for name, (n, revenue) in ranked]
+    return [(name, n, amount) for name, (n, amount) in ranked]
 
 
 def change(now: float | None, before: float | None) -> float | None:

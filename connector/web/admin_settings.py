@@ -9,12 +9,12 @@ from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
+from automations.attribution import windows as attribution_windows
 from automations.policy import DAY_NAMES, ShopPolicy
 from automations.shops import policy_for
 from connector.web import rt
 from connector.web.admin_auth import admin_required
 from connector.web.admin_i18n import translate
-from connector.web.admin_metrics import attribution_windows
 from connector.web.api_shops import validated
 from connector.web.rest import ApiError
 
@@ -28,7 +28,7 @@ FIELD_OF = {"default_window": "window_start", "opt_out_footers": "footer_fr"}
 
 def _values(shop_settings: dict[str, Any]) -> dict[str, Any]:
     policy = policy_for(g.shop)
-    click, receipt = attribution_windows(g.shop)
+    click, receipt = (round(w.total_seconds() / 86400) for w in attribution_windows(g.shop))
     footers = policy.footer_texts()
     window = policy.default_window.to_settings()
     return {

@@ -53,8 +53,9 @@ FR: dict[str, str] = {
     "vs previous period": "vs période précédente",
     "{label} per day": "{label} par jour",
     "Messages and clicks per day": "Messages et clics par jour",
-    "Top flows by revenue": "Automatisations qui rapportent le plus",
-    "No order attributed to a flow in this period.": "Aucune commande attribuée à une automatisation sur la période.",
+    "Top flows and campaigns by revenue": "Automatisations et campagnes qui rapportent le plus",
+    "Flow or campaign": "Automatisation ou campagne",
+    "No order attributed to an SMS in this period.": "Aucune commande attribuée à un SMS sur la période.",
     # contacts
     "Search by phone, name or email": "Rechercher par téléphone, nom ou e-mail",
     "{n} contacts match “{q}”.": "{n} contacts correspondent à « {q} ».",

@@ -49,7 +49,7 @@ def test_the_dashboard_shows_the_periods_figures_against_the_previous_one(live, 
     assert page.locator("[data-metric=orders] .value").inner_text() == "1"
     assert page.locator("[data-metric=revenue] .value").inner_text() == "89,90 EUR"
     assert page.locator("[data-metric=cost] .value").inner_text() == "1,40 EUR"
-    top = page.locator("section", has=page.get_by_role("heading", name="Automatisations qui rapportent le plus"))
+    top = page.locator("section", has=page.get_by_role("heading", name="Automatisations et campagnes qui rapportent le plus"))
     assert "Panier abandonné" in top.inner_text() and "89,90 EUR" in top.inner_text()
     # the charts are drawn by the chart library
     page.wait_for_function("document.querySelectorAll('canvas').length > 0 && !!window.Chart")
