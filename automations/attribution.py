@@ -24,6 +24,7 @@ from automations.models import (
     Message,
     Order,
     Shop,
+    SignupRequest,
 )
 
 CLICK_DAYS, RECEIPT_DAYS = 5.0, 1.0
@@ -97,6 +98,13 @@ def _find(session: Session, shop: Shop, order: Order, click_window: timedelta, r
             Campaign.shop_id == shop.id, sa.func.upper(Campaign.discount_code).in_(codes)).limit(1))
         if campaign_id is not None:
             return "discount_code", None, campaign_id
+        welcome = session.scalar(  # a subscriber's single-use welcome code: the SMS that carried it
+            sa.select(Message.id).join(SignupRequest, SignupRequest.contact_id == Message.contact_id)
+            .where(SignupRequest.shop_id == shop.id, sa.func.upper(SignupRequest.discount_code).in_(codes),
+                   Message.direction == "outbound", Message.body.contains(SignupRequest.discount_code))
+            .order_by(Message.id).limit(1))
+        if welcome is not None:
+            return "discount_code", welcome, None
     return None
 
 

@@ -38,6 +38,9 @@ def z_test(successes_a: int, n_a: int, successes_b: int, n_b: int) -> tuple[floa
 
 def pick_winner(session: Session, campaign: Campaign, now: datetime) -> dict[str, Any] | None:
     """Choose the winner when it is time, hand it the held recipients; the result, or None."""
+    if session.get_bind().dialect.name == "postgresql":  # one worker decides; the others see its result
+        session.execute(sa.select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
+        session.refresh(campaign)
     ab = campaign.ab or {}
     if ab.get("mode") != "winner" or "ab" in (campaign.result or {}) or campaign.started_at is None:
         return None

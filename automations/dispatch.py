@@ -6,6 +6,8 @@ callbacks land in `apply_status`. A message is never claimed twice and never sil
 
 - `scheduled` waiting for its `send_at` (deferred ones say why in `status_reason`)
 - `sending` claimed by a worker
+- `unknown` handed to the provider without an answer; `reconciling` while the provider is asked
+  (see `automations.sending`): then `sent`, or `scheduled` again if the provider never had it
 - `sent` handed to the provider; then `delivered`, `partially_delivered` (some parts of a split
   message only), `undelivered` or `failed` (final)
 - `suppressed` not sent, and why (opted out, no consent, cap reached, shop uninstalled…)
@@ -29,6 +31,8 @@ FINAL = frozenset({"delivered", "partially_delivered", "undelivered", "failed", 
 # Provider statuses, in the order a message moves through them.
 _RANK = {"scheduled": 0, "sending": 1, "sent": 2, "delivered": 3, "partially_delivered": 3, "undelivered": 3,
          "failed": 3}
+INVALID_PHONE = "invalid number"  # how contact.phone_error starts once a provider said so
+_ENTRIES = "dispatch_timeline_entries"  # session.info: timeline entries read for a batch
 _PROVIDER_STATUS = {
     "accepted": "sent", "queued": "sent", "sending": "sent", "sent": "sent",
     "delivered": "delivered", "read": "delivered", "undelivered": "undelivered",
@@ -96,6 +100,9 @@ def check_before_send(session: Session, message: Message, now: datetime, redis_c
         return _stop(message, "suppressed", "no marketing consent", now)
     if not message.to_phone:
         return _stop(message, "suppressed", "no valid phone", now)
+    if contact.phone_error and contact.phone_e164 == message.to_phone and contact.phone_error.startswith(
+            INVALID_PHONE):
+        return _stop(message, "suppressed", "phone marked invalid by the provider", now)
     if message.flow_run_id is not None:
         run = session.get(FlowRun, message.flow_run_id)
         if run is not None and run.status == "exited":
@@ -125,8 +132,10 @@ def record_result(
     error_code: str | None = None,
     reason: str | None = None,
     now: datetime,
+    flush: bool = True,
 ) -> Message:
-    """What the provider said when we handed it the message (its status in the provider's words)."""
+    """What the provider said when we handed it the message (its status in the provider's words).
+    A batch passes `flush=False` and lets its commit write everything at once."""
     message.provider = provider
     if provider_message_id:
         message.provider_message_id = provider_message_id
@@ -138,8 +147,18 @@ def record_result(
         message.sent_at = now
     _log(session, message, now)
     webhooks.message_status_changed(session, message, before)
-    session.flush()
+    if flush:
+        session.flush()
     return message
+
+
+def known_entries(session: Session, message_ids: list[int]) -> None:
+    """Read the timeline entries of these messages at once; `_log` then looks there first."""
+    keys = [f"sms_out:{i}" for i in message_ids]
+    known = session.info.setdefault(_ENTRIES, {})
+    known.update({key: None for key in keys})
+    for entry in session.scalars(sa.select(TimelineEntry).where(TimelineEntry.key.in_(keys))):
+        known[entry.key] = entry
 
 
 def apply_status(
@@ -150,7 +169,8 @@ def apply_status(
     error_code: str | None,
     now: datetime,
 ) -> Message | None:
-    """A delivery report: moves a message forward, never back (final statuses stay)."""
+    """A delivery report: moves a message forward, never back (final statuses stay); what its
+    error code says of the contact is `automations.sending.apply_report`'s."""
     message = session.scalars(
         sa.select(Message).where(
             Message.provider == provider, Message.provider_message_id == provider_message_id
@@ -257,12 +277,19 @@ def _log(session: Session, message: Message, now: datetime) -> None:
     body = f"SMS {message.status}: {message.body or ''}"
     if message.error_code:
         body += f" (error {message.error_code})"
-    entry = session.scalars(sa.select(TimelineEntry).where(TimelineEntry.key == key)).first()
+    known = session.info.get(_ENTRIES, {})
+    if key in known:
+        entry = known[key]
+    else:
+        entry = session.scalars(sa.select(TimelineEntry).where(TimelineEntry.key == key)).first()
     if entry is None:
-        session.add(TimelineEntry(
+        entry = TimelineEntry(
             shop_id=message.shop_id, contact_id=message.contact_id, kind="sms_out", key=key,
             message_id=message.id, body=body, occurred_at=message.sent_at or now,
-        ))
+        )
+        session.add(entry)
+        if key in known:
+            known[key] = entry
     elif entry.body != body:
         entry.body = body
         entry.status = "pending"  # written again (updated) by the timeline writer

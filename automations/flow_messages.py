@@ -101,6 +101,8 @@ def message_variables(
                  "date_name", "date", "reply_text", "keyword"):
         values[name] = data.get(name)
     values.update({k: v for k, v in extra.items() if v})
+    if data.get("unique_discount_code"):  # a subscriber's own welcome code beats the step's shared one
+        values["discount_code"] = data["unique_discount_code"]
     return values
 
 

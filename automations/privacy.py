@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from automations.events import DomainEvent
 from automations.models import (
     ApiKey,
+    CatalogVariant,
     Checkout,
     ConsentEvent,
     Contact,
@@ -25,6 +26,8 @@ from automations.models import (
     OutboundWrite,
     Rule,
     Shop,
+    SignupRequest,
+    StockAlert,
     StoreEvent,
     SyncState,
     Template,
@@ -140,6 +143,8 @@ def redact_contact(session: Session, contact: Contact, now: datetime) -> int:
     session.execute(sa.update(Order).where(Order.contact_id == contact.id).values(data={}))
     session.execute(sa.update(DataExport).where(DataExport.contact_id == contact.id).values(payload={}))
     session.execute(sa.update(WebhookEvent).where(WebhookEvent.contact_id == contact.id).values(data={}))
+    session.execute(sa.update(SignupRequest).where(SignupRequest.contact_id == contact.id).values(
+        phone_e164=REDACTED, ip=None, user_agent=None, page_url=None, messages=[], code_hash=None))
     return bodies
 
 
@@ -157,7 +162,7 @@ def redact_shop(session: Session, shop: Shop, now: datetime) -> dict[str, Any]:
     for model in (WebhookDelivery, WebhookEvent, WebhookEndpoint, IdempotentRequest, ApiKey,
                   Link, TimelineEntry, OutboundWrite, Message, FlowRun,
                   Conversation, ConsentEvent, Checkout, Order, DataExport, SyncState, Template,
-                  Rule, Contact, Installation):
+                  Rule, StockAlert, SignupRequest, CatalogVariant, Contact, Installation):
         counts[model.__tablename__] = session.execute(
             sa.delete(model).where(model.shop_id == shop.id)
         ).rowcount

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from automations import consent, keywords, webhooks
+from automations import consent, keywords, signup, webhooks
 from automations.conversation_flows import FlowDefinition
 from automations.conversation_texts import brand, help_text, language, reply_text
 from automations.conversations import (
@@ -71,12 +71,17 @@ def decide(
     state = (conversation.state or {}) if conversation is not None else {}
     waiting = step is not None and state.get("automation") in ("waiting", "expired")
     expected = [p for a in step.answers for p in a.phrases()] if waiting else []
-    pending = contact is not None and contact.consent_status == PENDING
+    pending = contact is not None and (
+        contact.consent_status == PENDING
+        or signup.pending_for(session, contact.shop_id, contact.phone_e164, now) is not None)
     intent = keywords.classify(text, pending_double_opt_in=pending, expected_answers=expected)
     base = {"intent": intent.intent, "keyword": intent.keyword, "conversation": conversation,
             "flow": flow, "step": step}
     if intent.intent in ("opt_out", "opt_in", "help"):
         return Decision(route=intent.intent, reason=f"keyword {intent.keyword}", **base)
+    joined = signup.matching_keyword(contact.shop, text) if contact is not None else None
+    if joined is not None:
+        return Decision(route="signup", reason=f"sign-up keyword {joined}", **{**base, "keyword": joined})
     if contact is None:
         return Decision(route="inbox", reason="no contact", **base)
     if contact.opted_out_at is not None:
@@ -156,6 +161,7 @@ def _on_opt_out(session, shop, contact, inbound, decision, outcome, now) -> None
     if contact.opted_out_at is not None:
         outcome.reason = "already opted out: no second confirmation"
         return
+    signup.cancel_pending(session, contact, f"{decision.keyword.upper()} before confirming", now)
     consent.opt_out(session, contact, "sms", reply_evidence(inbound, decision), now)
     if decision.conversation is not None and decision.conversation.status != "closed":
         finish(session, decision.conversation, "opted_out", now)
@@ -168,6 +174,11 @@ def _on_opt_out(session, shop, contact, inbound, decision, outcome, now) -> None
 
 
 def _on_opt_in(session, shop, contact, inbound, decision, outcome, now) -> None:  # noqa: ANN001
+    if signup.confirm_by_sms(session, shop, contact, inbound, decision.keyword, now) is not None:
+        log_timeline(session, contact, "keyword", f"keyword:{inbound.id}",
+                     f"{decision.keyword.upper()}: sign-up confirmed", now, inbound.id)
+        outcome.actions.append("signup_confirmed")
+        return
     consent.opt_in(session, contact, "sms", reply_evidence(inbound, decision), now)
     log_timeline(session, contact, "keyword", f"keyword:{inbound.id}",
               f"{decision.keyword.upper()}: subscribed to SMS", now, inbound.id)
@@ -265,8 +276,21 @@ def _on_inbox(session, shop, contact, inbound, decision, outcome, now) -> None: 
     outcome.actions.append("inbox")
 
 
+def _on_signup(session, shop, contact, inbound, decision, outcome, now) -> None:  # noqa: ANN001
+    log_timeline(session, contact, "keyword", f"keyword:{inbound.id}",
+                 f"{decision.keyword.upper()}: asked to join the SMS list", now, inbound.id)
+    try:
+        asked = signup.request(session, shop, contact, channel="keyword", keyword=decision.keyword,
+                               now=now, inbound=inbound)
+    except signup.SignupRefused as refused:
+        outcome.reason = refused.reason
+        return
+    outcome.replies.append(asked.reply)
+    outcome.actions.append("signup_requested" if asked.request else "already_subscribed")
+
+
 _ROUTES = {
     "opt_out": _on_opt_out, "opt_in": _on_opt_in, "help": _on_help, "answer": _on_answer,
     "reprompt": _on_reprompt, "handoff": _on_handoff, "expired": _on_expired,
-    "inbox": _on_inbox,
+    "inbox": _on_inbox, "signup": _on_signup,
 }

@@ -42,15 +42,36 @@ class Config:
     twilio_from: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_base_url: str = ""
+    # Vonage and Brevo (each shop chooses its provider; see README "SMS providers")
+    vonage_api_key: str = ""
+    vonage_api_secret: str = ""
+    vonage_application_id: str = ""
+    vonage_private_key: str = ""
+    vonage_signature_secret: str = ""
+    vonage_base_url: str = ""
+    brevo_api_key: str = ""
+    brevo_webhook_token: str = ""
+    brevo_base_url: str = ""
     # Behaviour
     dispatch_batch_size: int = 200
     sms_rate_per_second: int = 10  # provider sending rate (long codes are slower: lower it)
+    sms_account_rate_per_second: int = 100  # requests per second per provider account
+    sms_send_timeout: int = 10  # seconds a send waits for the provider's answer
+    dispatch_concurrency: int = 200  # provider requests in flight per dispatch worker
+    dispatch_pipelines: int = 2  # batches a dispatch process works on at once (one's database work overlaps another's sends)
+    unknown_grace_seconds: int = 60  # wait before asking the provider about an unknown outcome
+    failover_threshold: int = 20  # failures (5xx, timeouts) within failover_window_seconds...
+    failover_window_seconds: int = 60
+    failover_cooldown_seconds: int = 120  # ...send through the failover this long
+    dispatch_lease_seconds: int = 15  # a dispatch worker silent this long is dead: its sends are reconciled
     # Rate limits of the public endpoints ("N/period", several joined by ";"), see web/limits.py
     rate_limits: bool = True
     limit_sign_in: str = "10/minute;50/hour"
     limit_links: str = "120/minute"
     limit_bad_signatures: str = "30/minute"
     limit_shopify_webhooks: str = "30000/minute"
+    limit_signup_ip: str = "10/minute;30/hour"  # sign-up page and pop-up, per client IP
+    limit_signup_phone: str = "3/hour;5/day"  # confirmation texts asked for one number
     # Outgoing webhooks: endpoints on private, loopback or link-local addresses (and plain http)
     # are refused unless this is on (a development machine, tests)
     webhooks_allow_private: bool = False

@@ -12,9 +12,11 @@ from automations.models.base import *  # noqa: F403
 from automations.models.commerce import *  # noqa: F403
 from automations.models.contacts import *  # noqa: F403
 from automations.models.flows import *  # noqa: F403
+from automations.models.growth import *  # noqa: F403
 from automations.models.marketing import *  # noqa: F403
 from automations.models.messaging import *  # noqa: F403
 from automations.models.outbox import *  # noqa: F403
+from automations.models.sending import *  # noqa: F403
 from automations.models.shops import *  # noqa: F403
 from automations.models.sync import *  # noqa: F403
 from automations.models.webhooks import *  # noqa: F403

@@ -50,7 +50,7 @@ class Message(Base):
     direction: Mapped[str] = mapped_column(sa.String(8))  # outbound | inbound | note
     kind: Mapped[str] = mapped_column(sa.String(16), default="transactional")  # marketing|transactional|conversational|system
     to_phone: Mapped[str | None] = mapped_column(sa.String(32))
-    from_phone: Mapped[str | None] = mapped_column(sa.String(32))
+    from_phone: Mapped[str | None] = mapped_column(sa.String(64))  # or a sender id
     body: Mapped[str | None] = mapped_column(sa.Text)
     encoding: Mapped[str | None] = mapped_column(sa.String(8))
     segments: Mapped[int | None]
@@ -62,6 +62,8 @@ class Message(Base):
     error_code: Mapped[str | None] = mapped_column(sa.String(16))
     idempotency_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
     send_at: Mapped[datetime | None]
+    attempted_at: Mapped[datetime | None]  # last handed to the provider (or claimed to be)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(64))  # the dispatch worker sending it
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     media_urls: Mapped[list[Any]] = mapped_column(default=list)

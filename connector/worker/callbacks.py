@@ -17,7 +17,8 @@ from automations.events import ContactData, DomainEvent
 from automations.models import Base, Message, Shop, StoreEvent
 from connector.runtime import Runtime, current
 from connector.shops import forget
-from connector.worker import hubspot_events
+from connector.worker import growth, hubspot_events
+from integrations.shopify.webhooks import CATALOG_TOPICS
 
 log = logging.getLogger("parlons.handlers")
 
@@ -48,6 +49,8 @@ def handle_special(
     runtime: Runtime, session: Session, event: StoreEvent, shop: Shop | None, now: datetime
 ) -> dict[str, Any] | None:
     """Handle provider callbacks; None when the event is for the engine."""
+    if event.source == "shopify" and event.topic in CATALOG_TOPICS:  # back in stock, price drop
+        return growth.catalog_event(session, event, shop, now)
     if event.source != "twilio":
         return None
     from integrations.twilio import webhooks as twilio_webhooks

@@ -1,96 +1,221 @@
-"""Dispatch: due messages are claimed in batches, re-checked at send time, handed to the SMS
-provider under its rate limit, and every outcome is recorded (never sent twice, never dropped)."""
+"""Dispatch: due messages are claimed in batches, re-checked at send time, handed to each shop's
+provider with many requests in flight under the senders' rate limits, and every outcome of a
+batch is recorded in one transaction (never sent twice, never dropped).
+
+One batch is three steps:
+1. claim (one transaction): due messages -> `sending` (checks at send time, route chosen,
+   claimed by this worker), and unknown outcomes past their grace -> `reconciling`;
+2. talk to the providers: sends and lookups run on a thread pool, as fast as the senders'
+   and accounts' rate limits allow (`send_limits`);
+3. record (one transaction): sent, failed (and what it says of the contact), scheduled again
+   when the provider did not take it, or `unknown` when it may have.
+
+A worker keeps a heartbeat in Redis while it lives. The messages a dead worker held (`sending`
+or `reconciling`) become `unknown` (`recover_stuck`) and are reconciled like any unknown outcome.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
 import sqlalchemy as sa
 
-from automations import consent, dispatch
-from automations.models import Contact, Message, Shop, utcnow
-from connector.providers import sms_client, status_callback_url
+from automations import dispatch, sending
+from automations.models import Message, utcnow
+from connector.providers import (
+    ProviderNotConfigured,
+    Route,
+    provider,
+    routes_for,
+    status_callback_url,
+)
 from connector.runtime import Runtime
-from integrations.errors import ApiError
-from integrations.ratelimit import TokenBucket
-from integrations.twilio.client import InvalidNumber, OptedOut
+from connector.worker.dispatch_lease import lease
+from connector.worker.dispatch_outcomes import Job, record
+from connector.worker.send_limits import SendLimits
+from integrations.sms import (
+    LookupUnavailable,
+    OutboundSms,
+    Sender,
+    SenderKind,
+    SmsProvider,
+    Unknown,
+)
 
 log = logging.getLogger("parlons.sending")
-RETRY_LATER = timedelta(minutes=1)
-STUCK_AFTER = timedelta(minutes=10)
+BATCH_SECONDS = 5.0  # what a sender's rate does not let go within this is scheduled again
+STUCK_AFTER = timedelta(minutes=10)  # messages in flight with no worker named (older versions)
+RECOVER_EVERY = 5.0
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_last_recovery = [0.0]
 
 
-def dispatch_due(runtime: Runtime, limit: int = 200) -> int:
-    """Send what is due now; returns how many messages were claimed."""
-    now = utcnow()
+_pool_lock = threading.Lock()
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    with _pool_lock:
+        if size not in _pools:
+            _pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="sms-send")
+        return _pools[size]
+
+
+def dispatch_due(runtime: Runtime, limit: int | None = None) -> int:
+    """Send what is due now and reconcile unknown outcomes whose grace has passed; returns how
+    many messages this batch took."""
+    if time.monotonic() - _last_recovery[0] > RECOVER_EVERY:
+        _last_recovery[0] = time.monotonic()
+        recover_stuck(runtime)
+    limits = SendLimits(runtime.redis, runtime.config)
+    jobs, taken = _claim(runtime, limit or runtime.config.dispatch_batch_size, limits)
+    if jobs:
+        _talk(runtime, jobs, limits)
+        with runtime.db.transaction() as session:
+            record(session, jobs, limits, lease(runtime).worker_id, utcnow())
+    return taken
+
+
+def _claim(runtime: Runtime, limit: int, limits: SendLimits) -> tuple[list[Job], int]:
+    now, worker = utcnow(), lease(runtime).worker_id
+    grace = timedelta(seconds=runtime.config.unknown_grace_seconds)
+    jobs: list[Job] = []
     with runtime.db.transaction() as session:
-        ids = [m.id for m in dispatch.claim_due(session, now, limit)]
-    if not ids:
-        return 0
-    bucket = TokenBucket(runtime.redis, "parlons:ratelimit:sms", runtime.config.sms_rate_per_second, 1.0)
-    clients: dict[str | None, object] = {}
-    for message_id in ids:
+        messages = dispatch.claim_due(session, now, limit)
+        unknown = sending.claim_unknown(session, now - grace, limit, worker, now)
+        if not messages and not unknown:
+            return [], 0
+        sending.load_batch(session, messages)
+        routes = routes_for(session, runtime.config, {m.shop_id for m in messages})
+        down: dict[str, float] = {}
+        for message in messages:
+            try:
+                if not dispatch.check_before_send(session, message, now, runtime.redis).send:
+                    continue
+            except ValueError as error:  # a number that cannot be parsed: this message only
+                message.status, message.status_reason = "suppressed", str(error)[:500]
+                continue
+            shop = routes.get(message.shop_id)
+            if shop is None or shop.primary is None:
+                message.status, message.status_reason = "suppressed", (shop.problem if shop else "shop not found")
+                continue
+            route = shop.primary
+            for name in {route.provider} | ({shop.failover.provider} if shop.failover else set()):
+                down.setdefault(name, limits.down(name))
+            if down[route.provider] and shop.failover and not down[shop.failover.provider]:
+                route = shop.failover
+            elif down[route.provider]:
+                sending.retry_later(message, send_at=now + timedelta(seconds=down[route.provider]), now=now,
+                                    reason=f"{route.provider} is failing; waiting for it to recover")
+                continue
+            message.provider, message.from_phone = route.provider, route.sender.value
+            message.attempted_at, message.claimed_by = now, worker
+            jobs.append(Job(message.id, route, _outbound(runtime, message, route.sender)))
+        for message in unknown:
+            message.provider = message.provider or "twilio"  # the only provider before there were several
+            sender = Sender(sending_kind(message.provider, message.from_phone or ""), message.from_phone or "")
+            after = (message.attempted_at or message.created_at) - timedelta(seconds=1)
+            jobs.append(Job(message.id, Route(message.provider, sender, 1.0),
+                            _outbound(runtime, message, sender), reconcile_after=after))
+    return jobs, len(messages) + len(unknown)
+
+
+def sending_kind(provider_name: str, value: str) -> SenderKind:
+    """The kind of a sender recorded on a message (from_phone)."""
+    if provider_name == "twilio" and value.startswith("MG"):
+        return SenderKind.MESSAGING_SERVICE
+    if value.startswith("+"):
+        return SenderKind.NUMBER
+    return SenderKind.SHORT_CODE if value.isdigit() and len(value) <= 8 else SenderKind.ALPHANUMERIC
+
+
+def _outbound(runtime: Runtime, message: Message, sender: Sender) -> OutboundSms:
+    return OutboundSms(to=message.to_phone or "", body=message.body or "", sender=sender,
+                       reference=message.idempotency_key,
+                       status_callback=status_callback_url(runtime.config, message.provider or "twilio"),
+                       media_urls=tuple(message.media_urls or ()))
+
+
+def _talk(runtime: Runtime, jobs: list[Job], limits: SendLimits) -> None:
+    """Hand every job to its provider, as many at once as the pool holds and the rates allow."""
+    pool = _pool(runtime.config.dispatch_concurrency)
+    futures: list[Future] = []
+    queues: dict[Route, deque[Job]] = {}
+    for job in jobs:
         try:
-            _send_one(runtime, message_id, bucket, clients)
-        except Exception:  # noqa: BLE001 - one bad message never stops the batch
-            log.exception("message %s: unexpected error while sending", message_id)
-            with runtime.db.transaction() as session:
-                message = session.get(Message, message_id)
-                if message is not None and message.status == "sending":
-                    message.status, message.send_at = "scheduled", utcnow() + RETRY_LATER
-                    message.status_reason = "unexpected error while sending; will retry"
-    return len(ids)
+            target = provider(runtime.config, job.route.provider)
+        except (ProviderNotConfigured, KeyError) as error:
+            job.outcome = error
+            continue
+        if job.reconcile_after is not None:
+            futures.append(pool.submit(_lookup, target, job))
+        else:
+            queues.setdefault(job.route, deque()).append(job)
+    deadline = time.monotonic() + BATCH_SECONDS
+    while queues:
+        waits = []
+        for route, queue in list(queues.items()):
+            taken, wait = limits.take(route, len(queue))
+            target = provider(runtime.config, route.provider)
+            for _ in range(taken):
+                futures.append(pool.submit(_send, target, queue.popleft()))
+            if not queue:
+                del queues[route]
+            else:
+                waits.append(0.0 if taken else wait)
+        pause = min(waits, default=0.0)
+        if queues and time.monotonic() + pause > deadline:
+            for queue in queues.values():  # left for a later batch: the rate would hold this one
+                for job in queue:
+                    job.outcome = "rate"
+            break
+        if pause:
+            time.sleep(min(pause, 0.25))
+    for future in futures:
+        future.result()
 
 
-def _send_one(runtime: Runtime, message_id: int, bucket: TokenBucket, clients: dict) -> None:
-    now = utcnow()
-    with runtime.db.transaction() as session:
-        message = session.get(Message, message_id)
-        decision = dispatch.check_before_send(session, message, now, runtime.redis)
-        if not decision.send:
-            return
-        shop = session.get(Shop, message.shop_id)
-        to, body, key, sender = message.to_phone, message.body or "", message.idempotency_key, shop.sms_number
-        message.from_phone = sender or runtime.config.twilio_from or None
-    if sender not in clients:
-        clients[sender] = sms_client(runtime.config, from_number=sender)
-    client = clients[sender]
-    bucket.acquire()
-    outcome: dict = {}
+def _send(target: SmsProvider, job: Job) -> None:
     try:
-        result = client.send(to, body, status_callback=status_callback_url(runtime.config), idempotency_key=key)
-        outcome = dict(provider_message_id=result.sid, status=result.status)
-    except OptedOut as error:
-        outcome = dict(status="failed", error_code=str(error.code or 21610),
-                       reason="the recipient opted out with the carrier (STOP)")
-    except InvalidNumber as error:
-        outcome = dict(status="failed", error_code=str(error.code or ""), reason=f"invalid number: {error}")
-    except ApiError as error:
-        if error.retryable:
-            with runtime.db.transaction() as session:
-                message = session.get(Message, message_id)
-                message.status, message.send_at = "scheduled", utcnow() + RETRY_LATER
-                message.status_reason = f"provider unavailable, will retry: {error}"
-            return
-        outcome = dict(status="failed", error_code=str(error.code or error.status or ""), reason=str(error))
-    with runtime.db.transaction() as session:
-        message = session.get(Message, message_id)
-        dispatch.record_result(session, message, provider="twilio", now=utcnow(), **outcome)
-        if outcome.get("error_code") == "21610" and message.contact_id:
-            contact = session.get(Contact, message.contact_id)
-            if contact.opted_out_at is None:
-                consent.opt_out(session, contact, "carrier", {"provider_error": 21610, "message_id": message.id}, utcnow())
+        job.outcome = target.send(job.sms)
+    except Exception as error:  # noqa: BLE001 - whatever it was, the request may have left
+        log.exception("message %s: unexpected error while sending", job.message_id)
+        job.outcome = Unknown(f"unexpected error while sending: {type(error).__name__}")
+
+
+def _lookup(target: SmsProvider, job: Job) -> None:
+    assert job.reconcile_after is not None
+    try:
+        job.outcome = target.find(job.sms, job.reconcile_after)
+        job.looked_up = True
+    except LookupUnavailable as error:
+        job.outcome = error
+    except Exception as error:  # noqa: BLE001 - the provider could not be asked now: later
+        job.outcome = Unknown(f"could not ask {job.route.provider} yet: {type(error).__name__}")
 
 
 def recover_stuck(runtime: Runtime) -> int:
-    """Messages left `sending` by a worker that died mid-send. Their outcome is unknown, so they are
-    closed as failed with that reason rather than risk a second copy on the customer's phone."""
-    cutoff = utcnow() - STUCK_AFTER
+    """Messages held by a worker that died (its heartbeat expired) become `unknown`: they are
+    reconciled with the provider, never resent blindly."""
+    now = utcnow()
     with runtime.db.transaction() as session:
+        holders = set(session.scalars(
+            sa.select(Message.claimed_by).where(Message.status.in_(sending.IN_FLIGHT)).distinct()))
+        dead = [w for w in holders if w is not None and not lease(runtime).alive(w)]
+        where = [Message.claimed_by.in_(dead)] if dead else []
+        if None in holders:
+            where.append(sa.and_(Message.claimed_by.is_(None), Message.updated_at < now - STUCK_AFTER))
+        if not where:
+            return 0
         return session.execute(
-            sa.update(Message)
-            .where(Message.status == "sending", Message.updated_at < cutoff)
-            .values(status="failed", status_reason="worker stopped while sending; not retried to avoid a double send",
-                    updated_at=utcnow())
+            sa.update(Message).where(Message.status.in_(sending.IN_FLIGHT), sa.or_(*where))
+            .values(status=sending.UNKNOWN, claimed_by=None, updated_at=now,
+                    status_reason="the worker sending it stopped; the provider will be asked before anything else")
+            .execution_options(synchronize_session=False)
         ).rowcount
+

@@ -24,7 +24,7 @@ from automations import events as ev_types
 from automations.events import DomainEvent
 from automations.models import Rule, Shop, StoreEvent, utcnow
 from connector.runtime import Runtime
-from connector.worker import callbacks
+from connector.worker import callbacks, growth
 from connector.worker.callbacks import jsonable
 from connector.worker.dispatch import recover_stuck
 from integrations.shopify import webhooks as shopify_webhooks
@@ -275,6 +275,7 @@ def periodic(runtime: Runtime) -> dict[str, int]:
     with runtime.db.transaction() as session:
         counts["conversations_expired"] = len(conversations.expire_due(session, now))
     counts["stuck_sends_closed"] = recover_stuck(runtime)
+    counts["welcomes"] = growth.start_welcomes(runtime, now)
     day_key = f"parlons:sweep:{now.date().isoformat()}"
     if runtime.redis.set(day_key, 1, nx=True, ex=2 * 86400):
         with runtime.db.transaction() as session:

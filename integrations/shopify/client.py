@@ -249,6 +249,26 @@ class ShopifyClient:
         data = self.execute(q.SMS_CONSENT_MUTATION, variables, "SmsConsentUpdate")
         return data["customerSmsMarketingConsentUpdate"].get("userErrors") or []
 
+    def create_discount_code(
+        self, code: str, title: str, percentage: float, starts_at: datetime, ends_at: datetime | None
+    ) -> str:
+        """A basic code discount usable once, by one customer, on every product; returns its id.
+
+        `percentage` is a share (0.1 for 10 %). ApiError with code USER_ERRORS when Shopify refuses it.
+        """
+        discount: dict[str, Any] = {
+            "title": title, "code": code, "startsAt": _graphql_time(starts_at),
+            "usageLimit": 1, "appliesOncePerCustomer": True, "context": {"all": "ALL"},
+            "customerGets": {"value": {"percentage": percentage}, "items": {"all": True}},
+        }
+        if ends_at is not None:
+            discount["endsAt"] = _graphql_time(ends_at)
+        data = self.execute(q.WELCOME_CODE_MUTATION, {"basicCodeDiscount": discount}, "WelcomeCodeCreate")
+        result = data["discountCodeBasicCreate"]
+        if result.get("userErrors"):
+            raise ApiError(f"discount code refused: {result['userErrors']}", status=200, code="USER_ERRORS")
+        return result["codeDiscountNode"]["id"]
+
     def register_webhooks(self, topics: list[str], callback_url: str) -> dict[str, str]:
         """Subscribe `callback_url` to each topic once; running it again creates nothing new.
 

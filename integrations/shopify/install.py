@@ -29,7 +29,7 @@ from integrations.retry import RetryPolicy, call_with_retries
 # read_orders: abandoned checkouts, a customer's last order, the orders/* and checkouts/* topics;
 # read_products: the products of abandoned checkouts' line items; read_locales: the shop's
 # locales; read_fulfillments: the fulfillments/* topics (shipments).
-REQUIRED_SCOPES = "write_customers,read_orders,read_products,read_locales,read_fulfillments"
+REQUIRED_SCOPES = "write_customers,read_orders,read_products,read_locales,read_fulfillments,write_discounts,read_inventory"
 
 SHOP_DOMAIN_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$")
 STATE_TTL_SECONDS = 600

@@ -86,3 +86,11 @@ ABANDONED_CHECKOUTS_QUERY = """query AbandonedCheckouts($first: Int!, $after: St
     pageInfo { hasNextPage endCursor }
   }
 }"""
+
+# A single-use code for one new subscriber (needs `write_discounts`).
+WELCOME_CODE_MUTATION = """mutation WelcomeCodeCreate($basicCodeDiscount: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $basicCodeDiscount) {
+    codeDiscountNode { id }
+    userErrors { field message code }
+  }
+}"""

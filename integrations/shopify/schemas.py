@@ -125,6 +125,10 @@ class CheckoutDeleteSchema(Lenient):
     cart_token = _str()
 
 
+class DiscountCodeSchema(Lenient):
+    code = fields.String(required=True)
+
+
 class OrderSchema(Lenient):
     admin_graphql_api_id = Gid("Order", required=True)
     name = fields.String(required=True, validate=validate.Length(min=1))
@@ -148,6 +152,7 @@ class OrderSchema(Lenient):
     billing_address = _nested(AddressSchema)
     shipping_address = _nested(AddressSchema)
     customer = _nested(CustomerRefSchema)
+    discount_codes = _nested(DiscountCodeSchema, many=True)
 
 
 class FulfillmentSchema(Lenient):

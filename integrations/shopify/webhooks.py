@@ -22,7 +22,9 @@ from automations.events import ContactData, DomainEvent
 from integrations.shopify.schemas import TOPIC_SCHEMAS, sms_consent
 
 COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
-SUPPORTED_TOPICS = frozenset(TOPIC_SCHEMAS)
+# Catalogue topics are read by `integrations.shopify.catalog` (alerts), not translated to events.
+CATALOG_TOPICS = frozenset({"products/create", "products/update", "inventory_levels/update"})
+SUPPORTED_TOPICS = frozenset(TOPIC_SCHEMAS) | CATALOG_TOPICS
 
 # A fulfillment in one of these states never shipped: it yields no event.
 _DEAD_FULFILLMENT_STATUSES = frozenset({"cancelled", "error", "failure"})
@@ -195,6 +197,7 @@ def _orders(topic: str, body: dict) -> list[DomainEvent]:
         "order_status_url": body.get("order_status_url"),
         "financial_status": body.get("financial_status"),
         "fulfillment_status": body.get("fulfillment_status"),
+        "discount_codes": [d["code"] for d in body.get("discount_codes") or []],
     }
     occurred_at = body.get("updated_at")
     if topic == "orders/create":
@@ -358,5 +361,5 @@ _BY_RESOURCE: dict[str, Callable[[str, dict], list[DomainEvent]]] = {
 }
 _TRANSLATORS = {
     topic: _compliance if topic in COMPLIANCE_TOPICS else _BY_RESOURCE[topic.split("/")[0]]
-    for topic in SUPPORTED_TOPICS
+    for topic in TOPIC_SCHEMAS
 }

@@ -33,6 +33,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -70,9 +71,12 @@ class SendResult:
 class _HttpClient(TwilioHttpClient):
     """TwilioHttpClient keeping the last response per thread (for Retry-After and bodies)."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, pool_size: int) -> None:
         super().__init__(timeout=timeout)
         self._local = threading.local()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)  # one per thread in flight
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
 
     def last_response(self) -> Response | None:
         return getattr(self._local, "response", None)
@@ -154,13 +158,14 @@ class TwilioClient:
         timeout: float = 10.0,
         retry_policy: RetryPolicy = DEFAULT_POLICY,
         sleep: Callable[[float], None] = time.sleep,
+        pool_size: int = 10,
     ) -> None:
         self.account_sid = account_sid
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
         self.retry_policy = retry_policy
         self._sleep = sleep
-        self._http = _HttpClient(timeout=timeout)
+        self._http = _HttpClient(timeout=timeout, pool_size=pool_size)
         self.rest = Client(account_sid, auth_token, account_sid=account_sid, http_client=self._http)
         if base_url:
             self.rest.edge = None

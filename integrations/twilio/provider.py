@@ -96,10 +96,11 @@ class TwilioProvider:
 
     def __init__(self, account_sid: str, auth_token: str, *, base_url: str | None = None,
                  timeout: float = 10.0, retry_policy: RetryPolicy = DEFAULT_POLICY,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None, pool_size: int = 10) -> None:
         self.account_sid = account_sid
         self._auth_token = auth_token
-        self._options = {"base_url": base_url, "timeout": timeout, "retry_policy": retry_policy}
+        self._options = {"base_url": base_url, "timeout": timeout, "retry_policy": retry_policy,
+                         "pool_size": pool_size}
         if sleep is not None:
             self._options["sleep"] = sleep
         self._clients: dict[tuple[SenderKind, str], TwilioClient] = {}
@@ -162,6 +163,8 @@ class TwilioProvider:
 
 
 def create(*, account_sid: str, auth_token: str, base_url: str | None = None,
-           timeout: float = 10.0) -> TwilioProvider:
-    """The provider from a shop's settings (the registry's factory)."""
-    return TwilioProvider(account_sid, auth_token, base_url=base_url, timeout=timeout)
+           timeout: float = 10.0, pool_size: int = 10) -> TwilioProvider:
+    """The provider from a shop's settings (the registry's factory); `pool_size`: connections
+    kept open per sender (as many as requests in flight)."""
+    return TwilioProvider(account_sid, auth_token, base_url=base_url, timeout=timeout,
+                          pool_size=pool_size)

@@ -102,12 +102,12 @@ class VonageClient:
 
     def __init__(self, *, api_key: str, api_secret: str, application_id: str | None = None,
                  private_key: str | None = None, api_host: str | None = None,
-                 rest_host: str | None = None, timeout: int = 10) -> None:
+                 rest_host: str | None = None, timeout: int = 10, pool_size: int = 1) -> None:
         self.api_key = api_key
         auth = Auth(api_key=api_key, api_secret=api_secret, application_id=application_id,
                     private_key=private_key)
         options = HttpClientOptions(api_host=api_host or API_HOST, rest_host=rest_host or api_host or REST_HOST,
-                                    timeout=timeout, pool_connections=1, pool_maxsize=1)
+                                    timeout=timeout, pool_connections=1, pool_maxsize=pool_size)
         self.sdk = Vonage(auth, options)
 
     def __repr__(self) -> str:

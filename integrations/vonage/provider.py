@@ -149,8 +149,10 @@ class VonageProvider:
 
 
 def create(*, api_key: str, api_secret: str, application_id: str, private_key: str,
-           signature_secret: str, api_host: str | None = None, timeout: int = 10) -> VonageProvider:
-    """The provider from a shop's settings (the registry's factory)."""
+           signature_secret: str, api_host: str | None = None, timeout: int = 10,
+           pool_size: int = 1) -> VonageProvider:
+    """The provider from a shop's settings (the registry's factory); `pool_size`: connections
+    kept open (as many as requests in flight)."""
     client = VonageClient(api_key=api_key, api_secret=api_secret, application_id=application_id,
-                          private_key=private_key, api_host=api_host, timeout=timeout)
+                          private_key=private_key, api_host=api_host, timeout=timeout, pool_size=pool_size)
     return VonageProvider(client, signature_secret)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from automations import consent, shops
+from automations import campaigns, consent, segments, shops
 from automations.contacts import upsert_contact
 from automations.events import ConsentData, ContactData
 from automations.models import (
@@ -73,10 +73,15 @@ def seed_shop(db, domain: str, phone: str, name: str) -> Seeded:
                                    attempts=1, next_attempt_at=None, last_status_code=500)
         s.add(delivery)
         s.flush()
+        segment = segments.create(s, shop, {"key": f"clients-{name.lower()}", "name": f"Clients {name}",
+                                            "conditions": {"all": [{"field": "contact.tags", "op": "contains",
+                                                                    "value": name.lower()}]}})
+        campaign = campaigns.create(s, shop, {"name": f"Flash {name}", "audience": {"include": [segment.id]},
+                                              "variants": [{"templates": {"fr": f"Bonjour de {name}"}}]})
         return Seeded(domain, shop.id, {
             "rule_id": rule_id, "contact_id": contact.id, "conversation_id": conversation.id,
             "message_id": out.id, "export_id": export.id, "key_id": key.id, "endpoint_id": endpoint.id,
-            "delivery_id": delivery.id,
+            "delivery_id": delivery.id, "segment_id": segment.id, "campaign_id": campaign.id,
         }, markers=(domain, phone, name))
 
 

@@ -8,12 +8,22 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from automations.models import Checkout, ConsentEvent, Contact, DataExport, Order, Shop, StoreEvent
+from automations.models import (
+    CatalogVariant,
+    Checkout,
+    ConsentEvent,
+    Contact,
+    DataExport,
+    Order,
+    Shop,
+    StoreEvent,
+)
 from tests.connector.conftest import SHOP
 from tests.connector.helpers import FIXTURES, topic_of
 
 ORDER = "gid://shopify/Order/820982911946154508"
 CUSTOMER = "gid://shopify/Customer/706405506930370084"
+SMALL = "gid://shopify/ProductVariant/642667041472713922"
 
 
 def one(session, model, *where):
@@ -60,6 +70,10 @@ EXPECTED: dict[str, tuple[list[str], Callable]] = {
     "orders__updated": ([], lambda s: s.scalar(sa.select(sa.func.count()).select_from(Order)) == 0),
     "orders__partially_fulfilled": ([], lambda s: s.scalar(sa.select(sa.func.count()).select_from(Order)) == 0),
     "shop__redact": (["ShopRedact"], lambda s: one(s, Shop, Shop.domain == SHOP).status == "redacted"),
+    # the catalogue: kept for back-in-stock and price-drop alerts (no engine event)
+    "products__create": ([], lambda s: one(s, CatalogVariant, CatalogVariant.variant_id == SMALL).price == "19.99"),
+    "products__update": ([], lambda s: one(s, CatalogVariant, CatalogVariant.variant_id == SMALL).price == "15.99"),
+    "inventory_levels__update": ([], lambda s: s.scalar(sa.select(sa.func.count()).select_from(CatalogVariant)) == 0),
 }
 FILES = sorted(FIXTURES.glob("*.json"))
 

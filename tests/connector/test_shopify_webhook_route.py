@@ -78,7 +78,7 @@ def test_missing_signature_is_401_and_missing_topic_is_400(client, shop_id):
 
 def test_unknown_topic_is_acknowledged_and_not_stored(client, app, shop_id):
     raw = b'{"id": 1}'
-    answer = post_shopify(client, raw, "products/create", SECRET)
+    answer = post_shopify(client, raw, "collections/create", SECRET)
     assert answer.status_code == 200
     assert answer.json["outcome"] == "unsupported_topic"
     assert count(app.extensions["parlons"].db, StoreEvent) == 0

@@ -132,6 +132,30 @@ class GraphQLOperations:
         state.overrides[index] = node
         return {"customerSmsMarketingConsentUpdate": {"customer": node, "userErrors": []}}, 10
 
+    def _op_discountCodeBasicCreate(self, state: ShopState, variables: dict, query: str) -> tuple[dict, int]:
+        given = variables.get("basicCodeDiscount") or {}
+        code, title = str(given.get("code") or "").strip(), str(given.get("title") or "").strip()
+        value = ((given.get("customerGets") or {}).get("value") or {})
+        errors = []
+        if not title:
+            errors.append({"field": ["basicCodeDiscount", "title"], "message": "Title can't be blank", "code": "BLANK"})
+        if not code:
+            errors.append({"field": ["basicCodeDiscount", "code"], "message": "Code can't be blank", "code": "BLANK"})
+        elif code.upper() in state.discounts:
+            errors.append({"field": ["basicCodeDiscount", "code"], "message": "Code must be unique. Please try a different code.",
+                           "code": "TAKEN"})
+        percentage = value.get("percentage")
+        if percentage is not None and not 0 < float(percentage) <= 1:
+            errors.append({"field": ["basicCodeDiscount", "customerGets", "value", "percentage"],
+                           "message": "Value must be between 0.0 and 1.0", "code": "VALUE_OUTSIDE_RANGE"})
+        if errors:
+            return {"discountCodeBasicCreate": {"codeDiscountNode": None, "userErrors": errors}}, 10
+        node = {"id": f"gid://shopify/DiscountCodeNode/{next(self._ids)}", "code": code, "title": title,
+                "usageLimit": given.get("usageLimit"), "appliesOncePerCustomer": bool(given.get("appliesOncePerCustomer")),
+                "percentage": percentage, "startsAt": given.get("startsAt"), "endsAt": given.get("endsAt")}
+        state.discounts[code.upper()] = node
+        return {"discountCodeBasicCreate": {"codeDiscountNode": {"id": node["id"]}, "userErrors": []}}, 10
+
     def _op_webhookSubscriptions(self, state: ShopState, variables: dict, query: str) -> tuple[dict, int]:
         start, first = uncursor(variables.get("after")) + 1, int(variables.get("first") or 50)
         chosen = state.webhooks[start: start + first]

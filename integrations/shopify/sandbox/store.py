@@ -82,6 +82,7 @@ class ShopState:
     checkouts: list[dict] = field(default_factory=list)
     webhooks: list[dict] = field(default_factory=list)
     bulk_ops: dict[str, dict] = field(default_factory=dict)
+    discounts: dict[str, dict] = field(default_factory=dict)  # code (upper case) -> discount
 
     def generated(self, i: int) -> dict:
         has_phone = i % 10 != 9

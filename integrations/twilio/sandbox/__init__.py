@@ -6,6 +6,11 @@ the webhooks: signed status callbacks after each message (queued -> sent -> deli
 undelivered/failed for numbers told to fail) and signed inbound messages from a "phone".
 Callbacks wait in a queue: `deliver_pending()` posts them now (deterministic tests), or
 `auto_deliver=True` posts one step per message every `auto_delay` seconds (the demo).
+
+Nothing is de-duplicated: Twilio documents no idempotency key for the Messages API, so two
+requests are two messages. `ledger` counts what was accepted per (to, body); `faults` plays a
+provider's bad days (see `integrations.sandbox_faults`): 5xx, stalls, accept-then-time-out and
+5xx-after-accepting. `latency` delays every answer (a real API answers in 100-300 ms).
 """
 
 from __future__ import annotations
@@ -22,12 +27,12 @@ import requests
 from flask import Flask, jsonify, request
 from twilio.request_validator import RequestValidator
 
+from integrations.sandbox_faults import FaultMode, Faults, SendLedger
 from integrations.twilio.sandbox.listing import add_messages_list
 from integrations.twilio.sandbox.messages import (
     API,
     DELIVERY_ERRORS,
     IDEMPOTENCY_HEADER,
-    IDEMPOTENCY_WINDOW,
     PostedCallback,
     SandboxMessage,
     authenticated,
@@ -42,16 +47,20 @@ from integrations.twilio.sandbox.messages import (
 
 class TwilioSandbox:
     def __init__(self, account_sid: str, auth_token: str, *, deliver: bool = True,
-                 auto_deliver: bool = False, auto_delay: float = 1.0) -> None:
+                 auto_deliver: bool = False, auto_delay: float = 1.0, seed: int | None = 0,
+                 latency: float = 0.0) -> None:
         self.account_sid = account_sid
+        self.faults = Faults(seed)
+        self.ledger = SendLedger()
+        self.latency = latency
         self.auth_token = auth_token
         self.deliver = deliver
         self._lock = threading.Lock()
         self._deliver_lock = threading.Lock()
         self._messages: dict[str, SandboxMessage] = {}
-        self._tokens: dict[str, tuple[str, float]] = {}
         self._numbers: dict[str, dict[str, Any]] = {}
         self._opted_out: set[str] = set()
+        self._invalid: set[str] = set()
         self._failing: dict[str, tuple[str, int]] = {}
         self._pending: deque[tuple[str, str]] = deque()
         self._fail: list[Any] = [0, 500, False]
@@ -66,6 +75,10 @@ class TwilioSandbox:
     def opt_out(self, e164: str) -> None:
         """Sends to `e164` now fail with 21610, as after the recipient replied STOP."""
         self._opted_out.add(e164)
+
+    def invalid(self, e164: str) -> None:
+        """Sends to `e164` fail with 21614 ('To' number is not a valid mobile number)."""
+        self._invalid.add(e164)
 
     def fail_delivery(self, e164: str, status: str = "undelivered", error_code: int = 30003) -> None:
         """Messages to `e164` end `undelivered` (after `sent`) or `failed`, with `error_code`."""
@@ -91,11 +104,14 @@ class TwilioSandbox:
 
     def close(self) -> None:
         self._stopped.set()
+        self.faults.release()
 
     # -- what tests and the demo look at -----------------------------------------------
-    def messages(self) -> list[dict[str, Any]]:
+    def messages(self, to: str | None = None, from_: str | None = None) -> list[dict[str, Any]]:
+        """Every message, or those to `to` and/or from `from_`, as the API shows them."""
         with self._lock:
-            return [m.resource() for m in self._messages.values()]
+            return [m.resource() for m in self._messages.values()
+                    if (to is None or m.to == to) and (from_ is None or m.from_ == from_)]
 
     def inbox(self, e164: str) -> list[dict[str, Any]]:
         """Messages the phone `e164` received, oldest first."""
@@ -197,7 +213,7 @@ class TwilioSandbox:
         @app.post(f"{API}/Accounts/<account_sid_in_path>/Messages.json")
         @authenticated_
         def create_message():
-            return self._create(request.form, request.headers.get(IDEMPOTENCY_HEADER))
+            return self._create(request.form)
 
         @app.get(f"{API}/Accounts/<account_sid_in_path>/Messages/<sid>.json")
         @authenticated_
@@ -237,6 +253,10 @@ class TwilioSandbox:
                     number[key] = request.form[field_name]
             return jsonify(self._number(number))
 
+        @app.get("/sandbox/ledger")
+        def ledger():
+            return jsonify({"accepted": self.ledger.accepted, "duplicates": self.ledger.duplicates})
+
         @app.get("/sandbox/phones/<e164>")
         def phone(e164):
             return jsonify(self.inbox(e164))
@@ -271,44 +291,46 @@ class TwilioSandbox:
                 return True
             return False
 
-    def _create(self, form, token: str | None):
+    def _create(self, form):
+        if self.latency:
+            time.sleep(self.latency)
         fail = self._fail[1:] if self._take_switch(self._fail) else None
         if fail and not fail[1]:
             return failure(fail[0])
-        message, created = self._find_by_token(token), False
-        if message is None:
-            to = form.get("To", "")
-            body = form.get("Body", "")
-            sender = form.get("From") or None
-            service = form.get("MessagingServiceSid") or None
-            if not to:
-                return twilio_error(400, 21604, "A 'To' phone number is required.")
-            if not (sender or service):
-                return twilio_error(400, 21603, "A 'From' phone number is required.")
-            if not body and not form.getlist("MediaUrl"):
-                return twilio_error(400, 21602, "Message body is required.")
-            if len(body) > 1600:
-                return twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
-            if not is_e164(to):
-                return twilio_error(400, 21211, f"Invalid 'To' Phone Number: {to}")
-            if to in self._opted_out:
-                return twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
-            message, created = self._store(to, sender, service, body, form), True
-            if token:
-                with self._lock:
-                    self._tokens[token] = (message.sid, time.time())
+        fault = self.faults.draw()
+        if fault and fault.mode is FaultMode.FAIL:
+            return failure(fault.status)
+        if fault and fault.mode is FaultMode.STALL:
+            self.faults.hold(fault)
+        to = form.get("To", "")
+        body = form.get("Body", "")
+        sender = form.get("From") or None
+        service = form.get("MessagingServiceSid") or None
+        if not to:
+            return twilio_error(400, 21604, "A 'To' phone number is required.")
+        if not (sender or service):
+            return twilio_error(400, 21603, "A 'From' phone number is required.")
+        if not body and not form.getlist("MediaUrl"):
+            return twilio_error(400, 21602, "Message body is required.")
+        if len(body) > 1600:
+            return twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        if not is_e164(to):
+            return twilio_error(400, 21211, f"Invalid 'To' Phone Number: {to}")
+        if to in self._opted_out:
+            return twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
+        if to in self._invalid:
+            return twilio_error(400, 21614, f"'To' number {to} is not a valid mobile number")
+        message = self._store(to, sender, service, body, form)
+        self.ledger.record(to, body)
+        if fault and fault.mode is FaultMode.ACCEPT_THEN_TIMEOUT:
+            self.faults.hold(fault)
+        if fault and fault.mode is FaultMode.ACCEPT_THEN_5XX:
+            return failure(fault.status)
         if fail:
             return failure(fail[0])
         if self._take_switch(self._stall):
             time.sleep(self._stall[1])
-        return jsonify(message.resource()), 201 if created else 200
-
-    def _find_by_token(self, token: str | None) -> SandboxMessage | None:
-        with self._lock:
-            entry = self._tokens.get(token) if token else None
-            if entry and time.time() - entry[1] < IDEMPOTENCY_WINDOW:
-                return self._messages[entry[0]]
-            return None
+        return jsonify(message.resource()), 201
 
     def _store(self, to, sender, service, body, form) -> SandboxMessage:
         if sender is None:

@@ -46,10 +46,7 @@ def add_messages_list(sandbox: TwilioSandbox, app: Flask) -> None:
             return twilio_error(400, 20001, f"Invalid filter: {error}")
         if not 1 <= size <= MAX_PAGE_SIZE or page < 0:
             return twilio_error(400, 20001, "PageSize must be between 1 and 1000 and Page at least 0")
-        rows = sandbox.messages()
-        for field, key in (("to", "To"), ("from", "From")):
-            if key in request.args:
-                rows = [r for r in rows if r[field] == request.args[key]]
+        rows = sandbox.messages(to=request.args.get("To"), from_=request.args.get("From"))
         if sent is not None:
             op, day = sent
             rows = [r for r in rows if r["date_sent"] and _matches(_when(r["date_sent"]).date(), op, day)]

@@ -14,8 +14,7 @@ import phonenumbers
 from flask import jsonify, request
 
 API = "/2010-04-01"
-IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
-IDEMPOTENCY_WINDOW = 24 * 3600
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"  # on webhooks Twilio posts, not on API requests
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
