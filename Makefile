@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
@@ -20,6 +21,9 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check .
+	@command -v chromium >/dev/null || printf '\n%s\n%s\n\n' \
+		'!!!!! NO CHROMIUM: the admin browser tests (tests/browser) are SKIPPED !!!!!' \
+		'!!!!! install it (apt-get install chromium) to run them                 !!!!!'
 	$(BIN)/pytest
 
 lint: setup
@@ -38,4 +42,4 @@ bench: setup
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules instance .pytest_cache .ruff_cache

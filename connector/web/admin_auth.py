@@ -29,6 +29,11 @@ class SessionTokenError(ValueError):
 
 def shop_from_session_token(token: str, api_key: str, api_secret: str) -> str:
     """The shop domain a valid Shopify session token names; SessionTokenError otherwise."""
+    return session_token_claims(token, api_key, api_secret)[0]
+
+
+def session_token_claims(token: str, api_key: str, api_secret: str) -> tuple[str, str]:
+    """(shop domain, Shopify session id) of a valid session token; SessionTokenError otherwise."""
     if not api_key or not api_secret:
         raise SessionTokenError("the Shopify app is not configured")
     try:
@@ -42,7 +47,7 @@ def shop_from_session_token(token: str, api_key: str, api_secret: str) -> str:
     iss = urlsplit(claims.get("iss", "")).hostname
     if iss and iss != dest:
         raise SessionTokenError("session token issuer and destination differ")
-    return dest.lower()
+    return dest.lower(), str(claims.get("sid") or claims.get("sub") or "")
 
 
 def _token_from_request() -> str | None:
@@ -52,19 +57,25 @@ def _token_from_request() -> str | None:
     return request.args.get("id_token")
 
 
-def current_shop(db_session) -> Shop | None:  # noqa: ANN001
+def remember_session_token() -> str | None:
+    """Verify the request's Shopify session token, if any (401 when invalid): the embedded shop's
+    domain, also kept in `g.embedded_shop` (and the Shopify session in `g.session_token_sid`)."""
     from connector.web import rt
 
-    config = rt().config
     token = _token_from_request()
-    domain = None
-    if token:
-        try:
-            domain = shop_from_session_token(token, config.shopify_api_key, config.shopify_api_secret)
-        except SessionTokenError:
-            abort(401, description="invalid Shopify session token")
-    elif session.get("shop"):
-        domain = session["shop"]
+    if not token:
+        return None
+    config = rt().config
+    try:
+        domain, sid = session_token_claims(token, config.shopify_api_key, config.shopify_api_secret)
+    except SessionTokenError:
+        abort(401, description="invalid Shopify session token")
+    g.embedded_shop, g.session_token_sid = domain, f"{domain}:{sid}"
+    return domain
+
+
+def current_shop(db_session) -> Shop | None:  # noqa: ANN001
+    domain = remember_session_token() or session.get("shop")
     if not domain:
         return None
     shop = db_session.scalar(sa.select(Shop).where(Shop.domain == domain))

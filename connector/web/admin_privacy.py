@@ -19,14 +19,14 @@ bp = Blueprint("admin_privacy", __name__)
 add_section("admin_privacy.exports", "Privacy")
 
 PAGE = """{% extends "admin_base.html" %}{% block title %}Privacy{% endblock %}
-{% block content %}<section><h2>Customer data requests</h2>
-<p class="muted">Shopify forwards GDPR data requests; download the export and send it to the customer.</p>
-<table><tr><th>Received</th><th>Customer</th><th>Records</th><th></th></tr>
+{% block content %}{{ ui.header(_("Privacy")) }}<section class="card"><h2>Customer data requests</h2>
+<p class="subdued">Shopify forwards GDPR data requests; download the export and send it to the customer.</p></section>
+<section class="card flush"><table><tr><th>Received</th><th>Customer</th><th>Records</th><th></th></tr>
 {% for e in exports %}<tr><td>{{ e.created_at.strftime('%Y-%m-%d %H:%M') }} UTC</td>
 <td>{{ e.request.get('email') or e.request.get('customer_gid') or '?' }}</td>
 <td>{{ e.payload.get('records', []) | length }}</td>
 <td><a href="{{ url_for('admin_privacy.download', export_id=e.id) }}">Download JSON</a></td></tr>
-{% else %}<tr><td colspan="4" class="muted">No data request so far.</td></tr>{% endfor %}
+{% else %}<tr><td colspan="4" class="subdued">No data request so far.</td></tr>{% endfor %}
 </table></section>{% endblock %}"""
 
 

@@ -19,25 +19,25 @@ SOURCES = {"shopify": "Shopify customers", "hubspot": "HubSpot contacts"}
 
 PAGE = """{% extends "admin_base.html" %}{% block title %}Sync{% endblock %}
 {% block head %}{% if running %}<meta http-equiv="refresh" content="5">{% endif %}{% endblock %}
-{% block content %}<section><h2>Customer sync</h2>
-{% if queued %}<p>A {{ sources[queued] }} sync is queued: its progress shows here once a worker takes it.</p>{% endif %}
-<table><tr><th>Source</th><th>Status</th><th>Progress</th><th>Changes since</th><th>Started</th>
+{% block content %}{{ ui.header(_("Sync")) }}<section class="card"><h2>{{ _("Customer sync") }}</h2>
+{% if queued %}<p class="banner" role="status">A {{ sources[queued] }} sync is queued: its progress shows here once a worker takes it.</p>{% endif %}
+</section><section class="card flush"><table><tr><th>Source</th><th>Status</th><th>Progress</th><th>Changes since</th><th>Started</th>
 <th>Finished</th><th>Problems</th><th></th></tr>
 {% for source, label in sources.items() %}{% set s = states.get(source) %}<tr>
 <td>{{ label }}</td>
-<td>{% if s %}{{ s.status }}{% if s.error %}<div class="error">{{ s.error }}</div>{% endif %}{% else %}<span class="muted">never run</span>{% endif %}</td>
+<td>{% if s %}{{ s.status }}{% if s.error %}<div class="field-error">{{ s.error }}</div>{% endif %}{% else %}<span class="subdued">never run</span>{% endif %}</td>
 <td>{% if s %}{{ "{:,}".format(s.processed) }}{% if s.total %} of {{ "{:,}".format(s.total) }}
 ({{ (100 * s.processed / s.total) | round | int }} %)<br><progress max="{{ s.total }}" value="{{ s.processed }}"></progress>{% endif %}{% endif %}</td>
 <td>{{ s.since.strftime('%Y-%m-%d %H:%M') + ' UTC' if s and s.since else '' }}</td>
 <td>{{ s.started_at.strftime('%Y-%m-%d %H:%M') + ' UTC' if s and s.started_at else '' }}</td>
 <td>{{ s.finished_at.strftime('%Y-%m-%d %H:%M') + ' UTC' if s and s.finished_at else '' }}</td>
 <td>{{ s.invalid | length if s else '' }}</td>
-<td>{% if source in connected %}<form method="post" action="{{ url_for('admin_sync.start', source=source) }}">
-<button name="full" value="">Sync changes</button> <button name="full" value="1">Full sync</button></form>
-{% else %}<span class="muted">not connected</span>{% endif %}</td></tr>{% endfor %}
-</table>
-<p class="muted">A sync imports each customer once with their SMS consent; an interrupted one resumes where it stopped.
-Problems are customers that could not be imported as given (an invalid phone, for example).</p></section>
+<td>{% if source in connected %}{% set action = url_for('admin_sync.start', source=source) %}<form method="post" action="{{ action }}" class="button-row">{{ csrf_field(action) }}
+<button class="btn btn-primary" name="full" value="">Sync changes</button> <button class="btn" name="full" value="1">Full sync</button></form>
+{% else %}<span class="subdued">not connected</span>{% endif %}</td></tr>{% endfor %}
+</table></section>
+<p class="subdued">A sync imports each customer once with their SMS consent; an interrupted one resumes where it stopped.
+Problems are customers that could not be imported as given (an invalid phone, for example).</p>
 {% endblock %}"""
 
 

@@ -34,7 +34,7 @@ bp = api_blueprint("shops", "The shop and its settings")
 OTHER_SETTINGS: dict[str, tuple[type, ...]] = {
     "help_text": (str,), "support_contact": (str,), "shop_url": (str,), "review_url": (str,),
     "handoff_pause_hours": (int, float), "hubspot_create_contacts": (bool,), "webhook_url": (str,),
-    "webhook_secret": (str,),
+    "webhook_secret": (str,), "attribution_click_days": (int,), "attribution_receipt_days": (int,),
 }
 WRITE_ONLY = ("webhook_secret",)
 POLICY_SETTINGS = set(ShopPolicy().to_settings())

@@ -16,12 +16,9 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from automations import inbox
 from automations.models import Contact, Conversation, utcnow
 from connector.web import rt
-from connector.web.admin import add_section
 from connector.web.admin_auth import admin_required
 
 bp = Blueprint("inbox", __name__, url_prefix="/admin/conversations")
-add_section("inbox.index", "Conversations")
-add_section("inbox.kpis_page", "Conversation KPIs")
 
 DEFAULT_AGENT = "merchant"
 

@@ -10,11 +10,12 @@ import sqlalchemy as sa
 
 from automations.models import Installation, SyncState
 from tests.connector.conftest import SHOP
+from tests.connector.helpers import form_token_for, post_form, sign_in
 
 
 def signed_in(live) -> requests.Session:
     browser = requests.Session()
-    answer = browser.post(f"{live.url}/admin/login", data={"token": live.runtime.config.api_token, "shop": SHOP})
+    answer = sign_in(browser, SHOP, live.runtime.config.api_token, live.url)
     assert answer.status_code == 200
     return browser
 
@@ -33,7 +34,7 @@ def test_a_sync_started_from_the_admin_shows_its_progress_and_outcome(live):
     page = browser.get(f"{live.url}/admin/sync").text
     assert "never run" in row(page, "Shopify customers")
     # when the merchant starts one, it is queued for a worker
-    answer = browser.post(f"{live.url}/admin/sync/shopify", data={"full": "1"})
+    answer = post_form(browser, f"{live.url}/admin/sync", f"{live.url}/admin/sync/shopify", {"full": "1"})
     assert answer.status_code == 200 and "sync is queued" in answer.text
     # while it runs, the page refreshes itself and shows how far it got
     with live.runtime.db.transaction() as s:
@@ -56,7 +57,9 @@ def test_a_source_the_shop_is_not_connected_to_cannot_be_started(live):
         s.execute(sa.delete(Installation).where(Installation.provider == "hubspot"))
     browser = signed_in(live)
     assert "not connected" in row(browser.get(f"{live.url}/admin/sync").text, "HubSpot contacts")
-    answer = browser.post(f"{live.url}/admin/sync/hubspot", data={"full": ""})
+    hubspot = form_token_for(live.app, browser, "/admin/sync/hubspot")
+    answer = browser.post(f"{live.url}/admin/sync/hubspot", data={"full": "", "csrf_token": hubspot})
     assert answer.status_code == 409
-    assert browser.post(f"{live.url}/admin/sync/mailchimp").status_code == 404
+    mailchimp = form_token_for(live.app, browser, "/admin/sync/mailchimp")
+    assert browser.post(f"{live.url}/admin/sync/mailchimp", data={"csrf_token": mailchimp}).status_code == 404
     assert not len(live.runtime.queue("sync"))

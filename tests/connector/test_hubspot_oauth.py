@@ -14,13 +14,14 @@ from automations.models import Contact, Installation, Shop
 from connector import clients
 from connector.install import connect_hubspot
 from tests.connector.conftest import SHOP
+from tests.connector.helpers import form_token, post_form, sign_in
 
 NEW_PORTAL = 1001  # the sandbox consent screen's default portal
 
 
 def signed_in(live, shop: str = SHOP) -> requests.Session:
     browser = requests.Session()
-    answer = browser.post(f"{live.url}/admin/login", data={"token": live.runtime.config.api_token, "shop": shop})
+    answer = sign_in(browser, shop, live.runtime.config.api_token, live.url)
     assert answer.status_code == 200
     return browser
 
@@ -78,7 +79,7 @@ def test_an_install_started_from_hubspot_lets_the_merchant_choose_the_shop(live)
     assert f"Link HubSpot portal {NEW_PORTAL}" in choose.text and "atelier-nord.myshopify.com" in choose.text
     pending = parse_qs(urlsplit(next_url).query)["pending"][0]
     # when they choose the second shop
-    done = browser.post(f"{live.url}/admin/hubspot/choose", data={"pending": pending,
+    done = post_form(browser, f"{live.url}{next_url}", f"{live.url}/admin/hubspot/choose", {"pending": pending,
                                                                   "shop": "atelier-nord.myshopify.com"})
     assert done.status_code == 200
     # then that shop is linked to the portal, and the pending install cannot be used again
@@ -86,7 +87,8 @@ def test_an_install_started_from_hubspot_lets_the_merchant_choose_the_shop(live)
         linked = s.scalar(sa.select(Shop.domain).join(Installation, Installation.shop_id == Shop.id)
                           .where(Installation.provider == "hubspot", Installation.external_id == str(NEW_PORTAL)))
     assert linked == "atelier-nord.myshopify.com"
-    again = browser.post(f"{live.url}/admin/hubspot/choose", data={"pending": pending, "shop": SHOP})
+    again = browser.post(f"{live.url}/admin/hubspot/choose",
+                         data={"pending": pending, "shop": SHOP, "csrf_token": form_token(choose.text, "/admin/hubspot/choose")})
     assert again.status_code == 400
 
 

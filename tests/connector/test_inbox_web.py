@@ -15,7 +15,7 @@ from automations import windows
 from automations.models import Contact, Conversation, Message, Shop
 from automations.policy import DAY_NAMES, ShopPolicy
 from tests.connector.conftest import PORTAL, SHOP
-from tests.connector.helpers import FIXTURES
+from tests.connector.helpers import FIXTURES, post_form, sign_in
 from tests.connector.test_scenarios_live import (
     NUMBER,
     PHONE,
@@ -30,7 +30,7 @@ from tests.connector.test_scenarios_live import (
 def admin(live):
     """A signed-in admin browser on the live app."""
     browser = live.app.test_client()
-    answer = browser.post("/admin/login", data={"token": live.runtime.config.api_token, "shop": SHOP})
+    answer = sign_in(browser, SHOP, live.runtime.config.api_token)
     assert answer.status_code == 302
     return browser
 
@@ -83,7 +83,7 @@ def test_agent_reply_goes_out_now_even_outside_marketing_hours_and_lands_on_hubs
     text(live, "Le colis est abîmé, que faire ?")
     conversation = conversation_of(live)
     # when an agent answers from the conversation page
-    answer = admin.post(f"/admin/conversations/{conversation.id}/reply",
+    answer = post_form(admin, f"/admin/conversations/{conversation.id}", f"/admin/conversations/{conversation.id}/reply",
                         data={"text": "Désolé ! Envoyez-nous une photo, on renvoie l'article.",
                               "agent": "Léa"})
     assert answer.status_code == 302
@@ -105,7 +105,7 @@ def test_agent_reply_after_stop_is_refused_with_a_clear_error(live, admin):
     conversation = conversation_of(live)
     text(live, "STOP")
     # when an agent tries to answer
-    answer = admin.post(f"/admin/conversations/{conversation.id}/reply",
+    answer = post_form(admin, f"/admin/conversations/{conversation.id}", f"/admin/conversations/{conversation.id}/reply",
                         data={"text": "Bien sûr, dites-moi", "agent": "Léa"})
     # then the page says why, keeps the draft, and nothing is sent
     assert answer.status_code == 409
@@ -124,12 +124,12 @@ def test_assign_note_and_close(live, admin):
     text(live, "Bonjour")
     conversation = conversation_of(live)
     base = f"/admin/conversations/{conversation.id}"
-    admin.post(f"{base}/assign", data={"assignee": "Marc"})
+    post_form(admin, base, f"{base}/assign", {"assignee": "Marc"})
     assert conversation_of(live).status == "assigned" and conversation_of(live).assigned_to == "Marc"
-    admin.post(f"{base}/note", data={"text": "Client fidèle, geste commercial OK", "agent": "Marc"})
+    post_form(admin, base, f"{base}/note", {"text": "Client fidèle, geste commercial OK", "agent": "Marc"})
     assert "Client fidèle, geste commercial OK" in admin.get(base).get_data(as_text=True)
-    assert admin.post(f"{base}/note", data={"text": "  "}).status_code == 400
-    admin.post(f"{base}/close")
+    assert post_form(admin, base, f"{base}/note", {"text": "  "}).status_code == 400
+    post_form(admin, base, f"{base}/close")
     live.work()
     assert conversation_of(live).status == "closed"
     assert phone_texts(live) == []  # a note is never sent
@@ -156,7 +156,7 @@ def test_a_handoff_pauses_a_flow_message_until_the_agent_closes(live, admin):
     texts_before = phone_texts(live)
     assert not any("est en route" in t for t in texts_before)
     # when the agent closes the conversation, automation resumes and the SMS leaves
-    admin.post(f"/admin/conversations/{conversation.id}/close")
+    post_form(admin, f"/admin/conversations/{conversation.id}", f"/admin/conversations/{conversation.id}/close")
     live.work()
     assert "est en route" in phone_texts(live)[-1]
     assert conversation_of(live).status == "closed"

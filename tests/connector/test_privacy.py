@@ -14,7 +14,7 @@ from automations.contacts import upsert_contact
 from automations.events import ConsentData, ContactData
 from automations.models import ConsentEvent, Contact, DataExport, Message, Shop, StoreEvent, utcnow
 from tests.connector.conftest import SHOP
-from tests.connector.helpers import FIXTURES, count
+from tests.connector.helpers import FIXTURES, count, sign_in
 
 AUTH = {"Authorization": "Bearer test-api-token"}
 GID = "gid://shopify/Customer/191167"
@@ -60,7 +60,7 @@ def test_a_data_request_gives_an_export_to_download_from_the_admin_and_the_api(l
     assert client.get(f"/api/v1/exports/{export.id}?shop={SHOP}").status_code == 401
     assert client.get(f"/api/v1/exports/999999?shop={SHOP}", headers=AUTH).status_code == 404
     # and the merchant, signed in to the admin, sees it and downloads the same JSON
-    signed_in = client.post("/admin/login", data={"token": "test-api-token", "shop": SHOP})
+    signed_in = sign_in(client, SHOP, "test-api-token")
     assert signed_in.status_code == 302
     page = client.get("/admin/privacy")
     assert page.status_code == 200 and "john@example.com" in page.get_data(as_text=True)
@@ -76,7 +76,7 @@ def test_an_export_of_another_shop_is_not_shown(live, customer):
     with live.runtime.db.transaction() as s:
         s.add(Shop(domain="autre.myshopify.com", name="Autre"))
     client = live.app.test_client()
-    client.post("/admin/login", data={"token": "test-api-token", "shop": "autre.myshopify.com"})
+    sign_in(client, "autre.myshopify.com", "test-api-token")
     with live.runtime.db.session() as s:
         export_id = s.scalar(sa.select(DataExport.id))
     assert client.get(f"/admin/privacy/exports/{export_id}.json").status_code == 404

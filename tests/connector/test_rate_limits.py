@@ -10,7 +10,7 @@ import pytest
 from automations.models import Link, StoreEvent, utcnow
 from connector import create_app
 from connector.shops import forget
-from tests.connector.helpers import FIXTURES, count, make_shop, post_shopify
+from tests.connector.helpers import FIXTURES, count, form_token, make_shop, post_shopify, sign_in
 from tests.connector.test_twilio_routes import _post as post_twilio
 
 
@@ -30,15 +30,16 @@ def test_sign_in_is_refused_after_too_many_wrong_tokens_even_with_the_right_one(
     make_shop(app.extensions["parlons"].db)
     client = app.test_client()
     # given three wrong tokens from one address
+    token = form_token(client.get("/admin/login").get_data(as_text=True), "/admin/login")
     for _ in range(3):
-        assert client.post("/admin/login", data={"token": "guess", "shop": "x"}).status_code == 401
+        assert client.post("/admin/login", data={"token": "guess", "shop": "x", "csrf_token": token}).status_code == 401
     # when the right token comes next, then it waits like the rest, and says how long
-    refused = client.post("/admin/login", data={"token": "test-api-token", "shop": "boutique.myshopify.com"})
+    refused = client.post("/admin/login", data={"token": "test-api-token", "shop": "boutique.myshopify.com",
+                                                "csrf_token": token})
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) > 0
     # while another address may still sign in
-    other = app.test_client().post("/admin/login", environ_base={"REMOTE_ADDR": "10.9.9.9"},
-                                   data={"token": "guess", "shop": "x"})
+    other = sign_in(app.test_client(), "x", "guess", environ_base={"REMOTE_ADDR": "10.9.9.9"})
     assert other.status_code == 401
 
 
@@ -47,7 +48,7 @@ def test_successful_sign_ins_do_not_use_up_the_limit(limited):
     make_shop(app.extensions["parlons"].db, domain="boutique.myshopify.com")
     client = app.test_client()
     for _ in range(4):
-        answer = client.post("/admin/login", data={"token": "test-api-token", "shop": "boutique.myshopify.com"})
+        answer = sign_in(client, "boutique.myshopify.com", "test-api-token")
         assert answer.status_code == 302
 
 
