@@ -370,4 +370,18 @@ FR: dict[str, str] = {
     "Date": "Date",
     "Local time": "Heure locale",
     "Schedule": "Programmer",
+    "Sign-up": "Inscription",
+    "Sign-up page": "Page d'inscription",
+    "Visitors give their number and confirm it by SMS (double opt-in), with the legal consent text in their language.":
+        "Les visiteurs donnent leur numéro et le confirment par SMS (double opt-in), avec le texte légal de consentement dans leur langue.",
+    "QR code (PNG)": "QR code (PNG)",
+    "QR code (SVG)": "QR code (SVG)",
+    "Form to paste into your theme": "Formulaire à coller dans votre thème",
+    "Keywords": "Mots-clés",
+    "A customer who texts one of these words to your number is asked to confirm with YES (OUI).":
+        "Un client qui envoie l'un de ces mots à votre numéro est invité à confirmer par OUI.",
+    "Keyword": "Mot-clé",
+    "Link": "Lien",
+    "QR code": "QR code",
+    "the shop has no SMS number yet": "la boutique n'a pas encore de numéro SMS",
 }
