@@ -17,7 +17,7 @@ from automations.models import Contact, Message, Shop, utcnow
 from automations.signup_texts import LEGAL_VERSION
 from connector.commands.consent_proof import consent_proof_command
 from connector.worker import callbacks
-from integrations.twilio.webhooks import InboundSms
+from integrations.sms import InboundSms
 from tests.connector.api_helpers import bearer, new_key
 
 SHOP = "boutique-lumiere.myshopify.com"
@@ -38,9 +38,8 @@ def seed(app, client) -> tuple[str, int, int]:
     for n, body in enumerate(("JOIN", "Oui")):
         with runtime.db.transaction() as s:
             shop = s.scalar(sa.select(Shop))
-            sms = InboundSms(message_sid=f"SM{n:032d}", account_sid="AC" + "0" * 32, from_="+33698765432",
-                             to=shop.sms_number, body=body, media_urls=(), num_media=0, raw={})
-            callbacks.receive_sms(runtime, s, shop, sms, utcnow())
+            sms = InboundSms(from_="+33698765432", to=shop.sms_number, text=body, provider_id=f"SM{n:032d}")
+            callbacks.receive_sms(runtime, s, shop, sms, utcnow(), provider="twilio", key=f"inbound:twilio:SM{n:032d}")
     with runtime.db.transaction() as s:
         web = s.scalar(sa.select(Contact).where(Contact.phone_e164 == "+33612345678"))
         now = utcnow()

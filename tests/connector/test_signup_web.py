@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from automations.models import ConsentEvent, Contact, Message, Shop, SignupRequest, utcnow
 from automations.signup_texts import LEGAL_VERSION
 from connector.worker import callbacks
-from integrations.twilio.webhooks import InboundSms
+from integrations.sms import InboundSms
 
 SHOP = "boutique-lumiere.myshopify.com"
 PHONE = "06 12 34 56 78"
@@ -99,9 +99,9 @@ def test_web_sign_up_confirmed_by_replying_oui(app, client, db):
     runtime = app.extensions["parlons"]
     with runtime.db.transaction() as session:
         shop = session.scalar(sa.select(Shop))
-        sms = InboundSms(message_sid="SM" + "1" * 32, account_sid="AC" + "0" * 32, from_=E164,
-                         to=shop.sms_number, body="Oui !", media_urls=(), num_media=0, raw={})
-        result = callbacks.receive_sms(runtime, session, shop, sms, utcnow())
+        sms = InboundSms(from_=E164, to=shop.sms_number, text="Oui !", provider_id="SM" + "1" * 32)
+        result = callbacks.receive_sms(runtime, session, shop, sms, utcnow(), provider="twilio",
+                                       key="inbound:twilio:SM" + "1" * 32)
     # then it is subscribed, the reply kept among the evidence
     assert "signup_confirmed" in result["reply"]["actions"]
     with db.session() as s:
