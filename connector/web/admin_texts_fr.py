@@ -384,4 +384,21 @@ FR: dict[str, str] = {
     "Link": "Lien",
     "QR code": "QR code",
     "the shop has no SMS number yet": "la boutique n'a pas encore de numéro SMS",
+    "SMS provider": "Fournisseur SMS",
+    "Every SMS of the shop leaves through this provider and sender.":
+        "Tous les SMS de la boutique partent par ce fournisseur et cet expéditeur.",
+    "Sender type": "Type d'expéditeur",
+    "Sender": "Expéditeur",
+    "A number in E.164 (+33…), a short code, up to 11 letters, or a Messaging Service SID (MG…).":
+        "Un numéro au format E.164 (+33…), un numéro court, jusqu'à 11 lettres, ou un SID de Messaging Service (MG…).",
+    "Messages per second": "Messages par seconde",
+    "Empty: the provider's rate for this kind of sender.": "Vide : le débit du fournisseur pour ce type d'expéditeur.",
+    "Failover": "Secours",
+    "While the first provider fails, new SMS leave through this one; none is ever sent twice.":
+        "Tant que le premier fournisseur échoue, les nouveaux SMS partent par celui-ci ; aucun n'est envoyé deux fois.",
+    "None": "Aucun",
+    "Phone number": "Numéro de téléphone",
+    "Short code": "Numéro court",
+    "Alphanumeric sender": "Expéditeur alphanumérique",
+    "Messaging Service": "Messaging Service",
 }
