@@ -92,6 +92,24 @@ function liveCounters() {
   });
 }
 
+function variablePickers() {
+  // "Insert a variable": puts {{ name }} where the cursor is in its textarea, then recounts
+  document.querySelectorAll("select[data-insert-into]").forEach((picker) => {
+    picker.addEventListener("change", () => {
+      const area = document.getElementById(picker.dataset.insertInto);
+      if (!picker.value || !area) return;
+      const token = `{{ ${picker.value} }}`;
+      const start = area.selectionStart ?? area.value.length;
+      const end = area.selectionEnd ?? start;
+      area.value = area.value.slice(0, start) + token + area.value.slice(end);
+      area.focus();
+      area.setSelectionRange(start + token.length, start + token.length);
+      area.dispatchEvent(new Event("input", { bubbles: true }));
+      picker.value = "";
+    });
+  });
+}
+
 function segmentBuilder() {
   const form = document.getElementById("segment-form");
   if (!form) return;
@@ -137,4 +155,4 @@ function segmentBuilder() {
   recount();
 }
 
-document.addEventListener("DOMContentLoaded", () => { drawCharts(); liveCounters(); segmentBuilder(); });
+document.addEventListener("DOMContentLoaded", () => { drawCharts(); liveCounters(); variablePickers(); segmentBuilder(); });

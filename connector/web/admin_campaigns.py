@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from automations import templating
 from automations.segments import MarketingError
 from connector.services import campaigns as service
 from connector.web import rt
@@ -63,7 +64,8 @@ def _composer(campaign: dict[str, Any] | None, errors: dict[str, str] | None = N
     counts = {s["id"]: service.count_segment(rt(), g.shop.domain, {"segment_id": s["id"]})["reachable"]
               for s in segments}
     return render_template("admin_campaign_edit.html", shop=g.shop, campaign=campaign, segments=segments,
-                           counts=counts, errors=errors or {}, locales=LOCALES, variants=VARIANTS), status
+                           counts=counts, errors=errors or {}, locales=LOCALES, variants=VARIANTS,
+                           variables=templating.VARIABLES[templating.CAMPAIGN]), status
 
 
 def _form_errors(exc: MarketingError) -> dict[str, str]:

@@ -401,4 +401,5 @@ FR: dict[str, str] = {
     "Short code": "Numéro court",
     "Alphanumeric sender": "Expéditeur alphanumérique",
     "Messaging Service": "Messaging Service",
+    "Insert a variable": "Insérer une variable",
 }

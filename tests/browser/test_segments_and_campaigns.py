@@ -53,8 +53,12 @@ def test_a_merchant_sends_an_ab_campaign_and_reads_its_report(live, merchant):
     page.get_by_role("link", name="Créer une campagne").click()
     page.get_by_label("Nom").fill("Soldes d'hiver")
     page.get_by_role("checkbox", name="Clients VIP").check()
-    text_a = "Soldes d'hiver : -20 % sur tout ce week-end ! {{ shop_url }}"
-    page.get_by_label("Texte (fr)").nth(0).fill(text_a)
+    typed = "Soldes d'hiver : -20 % sur tout ce week-end ! "
+    page.get_by_label("Texte (fr)").nth(0).fill(typed)
+    # the shop's address is picked from the variables, inserted where the cursor is
+    page.get_by_label("Insérer une variable").nth(0).select_option("shop_url")
+    text_a = typed + "{{ shop_url }}"
+    assert page.get_by_label("Texte (fr)").nth(0).input_value() == text_a
     expected = preview(live.runtime, {"text": text_a, "shop": SHOP})
     want = f"{expected['characters']} caractères · {expected['segments']} SMS · {expected['encoding']}"
     page.wait_for_function("([w]) => document.getElementById('c-A.fr').textContent.startsWith(w)", arg=[want])
