@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
-from connector.web.admin_texts_fr import FR
+from connector.web.admin_texts_fr import FR as FR_PAGES
+from connector.web.admin_texts_fr_settings import FR_SETTINGS
+
+FR = {**FR_PAGES, **FR_SETTINGS}
 
 LANGUAGES = ("fr", "en")
 
