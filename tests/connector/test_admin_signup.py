@@ -24,7 +24,7 @@ def test_the_sign_up_tab_shows_the_page_the_snippet_and_each_keyword_with_its_qr
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Page d&#39;inscription" in html and f"http://127.0.0.1:5000/join/{SHOP}" in html
-    assert "<script" in html.split('id="snippet"')[1].split("</textarea>")[0].replace("&lt;script", "<script")
+    assert "<script" in html.split('id="f-snippet"')[1].split("</textarea>")[0].replace("&lt;script", "<script")
     for word in ("JOIN", "INSCRIPTION"):
         assert f'data-keyword="{word}"' in html and f"sms:+33757000001?body={word}" in html
     png = client.get("/admin/settings/signup/qr.png")
