@@ -7,19 +7,13 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from automations.segments import MarketingError
 from connector.services import campaigns as service
 from connector.web import rt
 from connector.web.api_campaigns import DayFigures, Figures
-from connector.web.rest import SHOP_FIELD, ApiError, ShopQuery, api_blueprint, request_shop
-from connector.web.rest.errors import handle_api_error
+from connector.web.rest import SHOP_FIELD, ShopQuery, api_blueprint, request_shop
 
 bp = api_blueprint("analytics", "What SMS earned: shop-wide, per flow and flow step, by day")
 
-
-@bp.errorhandler(MarketingError)
-def _refused(exc: MarketingError):  # noqa: ANN202
-    return handle_api_error(ApiError(exc.status, exc.messages))
 
 
 class PeriodArgs(Schema):

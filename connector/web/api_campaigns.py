@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from automations import campaigns
 from automations.models import Campaign
-from automations.segments import MarketingError
 from connector.providers import routes_for
 from connector.services import campaigns as service
 from connector.web import rt
@@ -33,17 +32,12 @@ from connector.web.rest import (
     read_only,
     request_shop,
 )
-from connector.web.rest.errors import handle_api_error
 from integrations.providers import capabilities
 
 bp = api_blueprint("campaigns", "Campaigns to segments: estimate, test, schedule, pause, resume, cancel, report")
 _TIME = {"format": "date-time"}
 _MONEY = {"description": "decimal amount as a string"}
 
-
-@bp.errorhandler(MarketingError)
-def _refused(exc: MarketingError):  # noqa: ANN202
-    return handle_api_error(ApiError(exc.status, exc.messages))
 
 
 class CampaignBody(Schema):

@@ -17,7 +17,6 @@ from marshmallow import INCLUDE, Schema, fields, validate
 
 from automations import segments
 from automations.models import Segment
-from automations.segments import MarketingError
 from connector.services import campaigns as service
 from connector.web import rt
 from connector.web.rest import (
@@ -33,15 +32,10 @@ from connector.web.rest import (
     read_only,
     request_shop,
 )
-from connector.web.rest.errors import handle_api_error
 
 bp = api_blueprint("segments", "Segments of a shop's contacts: saved, versioned, counted live")
 _TIME = {"format": "date-time"}
 
-
-@bp.errorhandler(MarketingError)
-def _refused(exc: MarketingError):  # noqa: ANN202
-    return handle_api_error(ApiError(exc.status, exc.messages))
 
 
 class SegmentBody(Schema):

@@ -13,6 +13,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from automations.segments import MarketingError
 from connector.web.rest.auth import authenticate
 from connector.web.rest.errors import (
     ApiError,
@@ -92,4 +93,9 @@ def api_blueprint(name: str, description: str) -> ApiBlueprint:
     bp.before_request(authenticate)
     bp.register_error_handler(ApiError, handle_api_error)
     bp.register_error_handler(HTTPException, handle_http_exception)
+    bp.register_error_handler(MarketingError, _marketing_refusal)
     return bp
+
+
+def _marketing_refusal(exc: MarketingError):  # noqa: ANN202 - a refusal of segments, campaigns, analytics
+    return handle_api_error(ApiError(exc.status, exc.messages))
